@@ -1,0 +1,19 @@
+//! # tally-ingest: JSON events in, durable indexed segments out
+//!
+//! (crate tour: see the module docs; filled in as modules land)
+#![deny(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
+
+mod error;
+mod flat;
+mod storage;
+mod value;
+
+pub use error::{ErrorCode, IngestError, Limit, Result};
+pub use flat::{
+    BatchMark, EventLimits, FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue, StrRef,
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN,
+    DEFAULT_MAX_PROPERTIES, DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
+};
+pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
+pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};
