@@ -16,6 +16,6 @@ pub use flat::{
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN,
     DEFAULT_MAX_PROPERTIES, DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
-pub use generator::{Collection, Generator, GeneratorConfig};
+pub use generator::{Generator, GeneratorConfig};
 pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
 pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};
