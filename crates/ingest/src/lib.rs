@@ -7,13 +7,15 @@
 mod error;
 mod flat;
 mod storage;
+mod storage_std;
 mod value;
 
 pub use error::{ErrorCode, IngestError, Limit, Result};
 pub use flat::{
     BatchMark, EventLimits, FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue, StrRef,
-    DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN,
-    DEFAULT_MAX_PROPERTIES, DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN, DEFAULT_MAX_PROPERTIES,
+    DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
 pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
+pub use storage_std::StdStorage;
 pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};
