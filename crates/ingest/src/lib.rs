@@ -6,6 +6,8 @@
 
 mod error;
 mod flat;
+#[cfg(any(test, feature = "test-util"))]
+mod sim;
 mod storage;
 mod storage_std;
 mod value;
@@ -16,6 +18,8 @@ pub use flat::{
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN, DEFAULT_MAX_PROPERTIES,
     DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
+#[cfg(any(test, feature = "test-util"))]
+pub use sim::{CrashModel, FaultKind, FaultPlan, Persistence, SimStorage};
 pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
 pub use storage_std::StdStorage;
 pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};
