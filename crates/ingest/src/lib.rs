@@ -11,6 +11,7 @@ mod sim;
 mod storage;
 mod storage_std;
 mod value;
+mod wal;
 
 pub use error::{ErrorCode, IngestError, Limit, Result};
 pub use flat::{
@@ -23,3 +24,8 @@ pub use sim::{CrashModel, FaultKind, FaultPlan, Persistence, SimStorage};
 pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
 pub use storage_std::StdStorage;
 pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};
+pub use wal::{
+    decode, encode_header, encode_record, replay, DecodedWal, TornTail, WalDecodeError, WalHeader,
+    WalRecord, WalReplay, WalWriter, MAX_RECORD_PAYLOAD, WAL_HEADER_LEN, WAL_MAGIC,
+    WAL_RECORD_HEADER_LEN, WAL_VERSION,
+};
