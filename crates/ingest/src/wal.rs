@@ -1011,16 +1011,24 @@ mod tests {
 
     #[test]
     fn reordered_crash_images_keep_synced_records_or_report_corruption() {
+        // See the module docs: a hole before a surviving unsynced sector is
+        // indistinguishable from mid-log corruption in this format.
         let sim = half_synced_log(20, 30);
-        for seed in 0..30 {
+        let mut corrupt = 0;
+        for seed in 0..200 {
             let storage: Arc<dyn Storage> =
                 Arc::new(sim.crash_image(CrashModel::PowerLossReordered, seed));
             match replay(&storage, &wal_path()) {
                 Ok(r) => check_records(&r, 20, 50),
-                Err(IngestError::Corrupt { file, .. }) => assert_eq!(file, wal_path()),
+                Err(IngestError::Corrupt { file, .. }) => {
+                    assert_eq!(file, wal_path());
+                    corrupt += 1;
+                }
                 Err(e) => panic!("seed {seed}: {e}"),
             }
         }
+        eprintln!("reordered images reported corrupt: {corrupt}/200");
+        assert!(corrupt < 200);
     }
 
     #[test]
