@@ -16,8 +16,8 @@ mod wal;
 pub use error::{ErrorCode, IngestError, Limit, Result};
 pub use flat::{
     BatchMark, EventLimits, FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue, StrRef,
-    DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN, DEFAULT_MAX_PROPERTIES,
-    DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN,
+    DEFAULT_MAX_PROPERTIES, DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
 #[cfg(any(test, feature = "test-util"))]
 pub use sim::{CrashModel, FaultKind, FaultPlan, Persistence, SimStorage};
