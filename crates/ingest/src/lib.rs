@@ -7,8 +7,12 @@
 mod error;
 mod flat;
 pub mod generator;
+#[cfg(any(test, feature = "test-util"))]
+mod sim;
 mod storage;
+mod storage_std;
 mod value;
+mod wal;
 
 pub use error::{ErrorCode, IngestError, Limit, Result};
 pub use flat::{
@@ -17,5 +21,13 @@ pub use flat::{
     DEFAULT_MAX_PROPERTIES, DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
 pub use generator::{Generator, GeneratorConfig};
+#[cfg(any(test, feature = "test-util"))]
+pub use sim::{CrashModel, FaultKind, FaultPlan, Persistence, SimStorage};
 pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
+pub use storage_std::StdStorage;
 pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};
+pub use wal::{
+    decode as decode_wal, encode_header, encode_record, replay as replay_wal, DecodedWal, TornTail, WalDecodeError, WalHeader,
+    WalRecord, WalReplay, WalWriter, MAX_RECORD_PAYLOAD, WAL_HEADER_LEN, WAL_MAGIC,
+    WAL_RECORD_HEADER_LEN, WAL_VERSION,
+};
