@@ -135,8 +135,8 @@ struct Scratch {
     path: String,
     /// Keys of the objects on the current path, for duplicate detection.
     key_bytes: String,
-    /// `(start, len)` of each key in `key_bytes`.
-    keys: Vec<(usize, usize)>,
+    /// `(start, len, fingerprint)` of each key in `key_bytes`.
+    keys: Vec<(usize, usize, u64)>,
     /// Seeds the hashes of wide objects' keys.
     hasher: RandomState,
 }
@@ -238,34 +238,60 @@ fn quote(s: &str) -> String {
     }
 }
 
+/// Per-byte classes for property names: 1 = `.`, 2 = ASCII control,
+/// 4 = non-ASCII (needs a char-level look for C1 controls).
+static NAME_BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = if i == b'.' as usize {
+            1
+        } else if i < 0x20 || i == 0x7f {
+            2
+        } else if i >= 0x80 {
+            4
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
 /// Why a property name is invalid (keen-semantics §1.4, RELIABILITY §3c).
 fn name_problem(name: &str, max_chars: usize) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("property names may not be empty");
-    }
-    if name.starts_with('$') {
-        return Some("property names may not start with '$'");
-    }
     let b = name.as_bytes();
-    if b.iter().all(u8::is_ascii) {
-        if b.contains(&b'.') {
-            return Some("property names may not contain '.'");
-        }
-        if b.iter().any(|c| c.is_ascii_control()) {
-            return Some("property names may not contain control characters");
-        }
-    } else {
-        if name.contains('.') {
-            return Some("property names may not contain '.'");
-        }
-        if name.chars().any(char::is_control) {
-            return Some("property names may not contain control characters");
-        }
+    match b.first() {
+        None => return Some("property names may not be empty"),
+        Some(b'$') => return Some("property names may not start with '$'"),
+        Some(_) => {}
+    }
+    // One branch-free pass for the common, clean ASCII name.
+    let class = b
+        .iter()
+        .fold(0u8, |acc, &c| acc | NAME_BYTE_CLASS[usize::from(c)]);
+    if class & 1 != 0 {
+        return Some("property names may not contain '.'");
+    }
+    if class & 2 != 0 || (class & 4 != 0 && name.chars().any(char::is_control)) {
+        return Some("property names may not contain control characters");
     }
     if b.len() > max_chars && name.chars().count() > max_chars {
-        return Some("property name too long");
+        return Some(NAME_TOO_LONG);
     }
     None
+}
+
+const NAME_TOO_LONG: &str = "property name too long";
+
+/// A cheap key fingerprint (first 7 bytes and the length) compared before
+/// the bytes themselves in duplicate detection.
+fn fingerprint(k: &[u8]) -> u64 {
+    let mut buf = [0u8; 8];
+    let n = k.len().min(7);
+    buf[..n].copy_from_slice(&k[..n]);
+    buf[7] = k.len() as u8;
+    u64::from_le_bytes(buf)
 }
 
 /// Parse state shared by all visitors of one event.
@@ -455,7 +481,7 @@ impl Ctx<'_> {
             KeyKind::Keen
         } else {
             if let Some(problem) = name_problem(k, self.limits.max_property_name_chars) {
-                if problem == "property name too long" {
+                if problem == NAME_TOO_LONG {
                     let what = format!("property name {}", self.path_quoted());
                     let max = self.limits.max_property_name_chars;
                     return Err(self.fail(IngestError::LimitExceeded {
@@ -471,24 +497,31 @@ impl Ctx<'_> {
             }
             KeyKind::Prop
         };
-        if self.is_duplicate(k.as_bytes(), keys_start, wide) {
+        let fp = fingerprint(k.as_bytes());
+        if self.is_duplicate(k.as_bytes(), fp, keys_start, wide) {
             let msg = format!("duplicate key in object: {}", self.path_quoted());
             return Err(self.fail_code(ErrorCode::InvalidEvent, msg));
         }
         let start = self.s.key_bytes.len();
         self.s.key_bytes.push_str(k);
-        self.s.keys.push((start, k.len()));
+        self.s.keys.push((start, k.len(), fp));
         Ok(kind)
     }
 
-    fn is_duplicate(&self, k: &[u8], keys_start: usize, wide: &mut Option<HashSet<u64>>) -> bool {
+    fn is_duplicate(
+        &self,
+        k: &[u8],
+        fp: u64,
+        keys_start: usize,
+        wide: &mut Option<HashSet<u64>>,
+    ) -> bool {
         let s = &*self.s;
         let siblings = &s.keys[keys_start..];
         let bytes = s.key_bytes.as_bytes();
         let scan = || {
             siblings
                 .iter()
-                .any(|&(st, len)| bytes.get(st..st + len) == Some(k))
+                .any(|&(st, len, f)| f == fp && bytes.get(st..st + len) == Some(k))
         };
         if siblings.len() < WIDE_OBJECT {
             return scan();
@@ -496,7 +529,7 @@ impl Ctx<'_> {
         let set = wide.get_or_insert_with(|| {
             siblings
                 .iter()
-                .map(|&(st, len)| s.hasher.hash_one(bytes.get(st..st + len).unwrap_or(&[])))
+                .map(|&(st, len, _)| s.hasher.hash_one(bytes.get(st..st + len).unwrap_or(&[])))
                 .collect()
         });
         // A repeated hash is only a candidate: confirm on the exact bytes.
@@ -1116,5 +1149,76 @@ impl<'de> Visitor<'de> for Ignore<'_, '_> {
             })?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(depth: usize) -> String {
+        format!("{}1{}", r#"{"a":"#.repeat(depth + 1), "}".repeat(depth + 1))
+    }
+
+    #[test]
+    fn serde_recursion_limit_caps_depth() {
+        let limits = EventLimits {
+            max_depth: 10_000,
+            ..EventLimits::default()
+        };
+        let mut b = FlatBatch::new();
+        let deepest = (0..200)
+            .take_while(|&d| parse_event(nested(d).as_bytes(), &mut b, &limits).is_ok())
+            .last();
+        assert_eq!(deepest, Some(SERDE_RECURSION_LIMIT - 2));
+        match parse_event(
+            nested(SERDE_RECURSION_LIMIT - 1).as_bytes(),
+            &mut b,
+            &limits,
+        ) {
+            Err(IngestError::LimitExceeded {
+                limit: Limit::NestingDepth,
+                max,
+                ..
+            }) => {
+                assert_eq!(max, SERDE_RECURSION_LIMIT - 2)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn names() {
+        let p = |n: &str| name_problem(n, 255);
+        assert_eq!(p("abc"), None);
+        assert_eq!(p("ünï"), None);
+        assert_eq!(p(""), Some("property names may not be empty"));
+        assert_eq!(p("$a"), Some("property names may not start with '$'"));
+        assert_eq!(p("a.b"), Some("property names may not contain '.'"));
+        assert_eq!(p("é.b"), Some("property names may not contain '.'"));
+        assert_eq!(
+            p("a\u{7f}"),
+            Some("property names may not contain control characters")
+        );
+        assert_eq!(
+            p("é\u{9f}"),
+            Some("property names may not contain control characters")
+        );
+        assert_eq!(p(&"é".repeat(255)), None);
+        assert_eq!(p(&"é".repeat(256)), Some(NAME_TOO_LONG));
+    }
+
+    #[test]
+    fn quoting_is_bounded() {
+        assert_eq!(quote("a.b"), "\"a.b\"");
+        let q = quote(&"é".repeat(1_000));
+        assert_eq!(q.chars().count(), QUOTE_CHARS + 3);
+        assert!(q.ends_with('…'));
+    }
+
+    #[test]
+    fn fingerprints_separate_lengths() {
+        assert_ne!(fingerprint(b"abcdefg"), fingerprint(b"abcdefgh"));
+        assert_eq!(fingerprint(b"abcdefgX"), fingerprint(b"abcdefgY"));
     }
 }
