@@ -34,6 +34,12 @@
 //! effective maximum depth is `min(max_depth, 126)` and a 100,000-deep input
 //! never reaches our recursion at all.
 //!
+//! The ignored `keen` values are only checked for depth and JSON validity:
+//! their keys are not validated nor checked for duplicates, since nothing of
+//! them is stored. Integers beyond i64 that serde_json reads as f64 are
+//! range-checked after rounding (so `-9223372036854775809` rounds to −2^63
+//! and is accepted as `i64::MIN`).
+//!
 //! Typing (§0): integral numbers in i64 range (`42`, `42.0`, `1e3`) become
 //! [`FlatScalar::Int`], other numbers [`FlatScalar::Float`]; strings that are
 //! exactly a zoned ISO-8601 date-time become [`FlatScalar::Datetime`] (also as
