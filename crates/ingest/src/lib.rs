@@ -17,8 +17,8 @@ pub use error::{ErrorCode, IngestError, Limit, Result};
 pub use event::{parse_event, parse_event_at, EventParser, MAX_UNIQUENESS_TOKEN_CHARS};
 pub use flat::{
     BatchMark, EventLimits, FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue, StrRef,
-    DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN, DEFAULT_MAX_PROPERTIES,
-    DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
+    DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN,
+    DEFAULT_MAX_PROPERTIES, DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
 pub use names::{
     cursor_kind, infer_timestamp, is_number_like_type, is_string_like_type,
