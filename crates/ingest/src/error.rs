@@ -226,17 +226,26 @@ impl IngestError {
 
     /// Shorthand for an [`IngestError::InvalidEvent`].
     pub fn invalid(code: ErrorCode, message: impl Into<String>) -> Self {
-        IngestError::InvalidEvent { code, message: message.into() }
+        IngestError::InvalidEvent {
+            code,
+            message: message.into(),
+        }
     }
 
     /// Shorthand for an [`IngestError::Io`] naming `file`.
     pub fn io(file: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        IngestError::Io { file: file.into(), source }
+        IngestError::Io {
+            file: file.into(),
+            source,
+        }
     }
 
     /// Shorthand for an [`IngestError::Corrupt`] naming `file`.
     pub fn corrupt(file: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        IngestError::Corrupt { file: file.into(), reason: reason.into() }
+        IngestError::Corrupt {
+            file: file.into(),
+            reason: reason.into(),
+        }
     }
 }
 

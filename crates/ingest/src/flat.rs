@@ -150,7 +150,10 @@ impl FlatBatch {
     pub fn push_str(&mut self, s: &str) -> StrRef {
         let start = self.arena.len() as u32;
         self.arena.push_str(s);
-        StrRef { start, len: s.len() as u32 }
+        StrRef {
+            start,
+            len: s.len() as u32,
+        }
     }
 
     /// A mark to roll back to with [`FlatBatch::truncate`].

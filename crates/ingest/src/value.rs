@@ -92,7 +92,10 @@ pub struct ColumnKey {
 impl ColumnKey {
     /// Builds a key.
     pub fn new(path: impl Into<Arc<str>>, ty: ValueType) -> Self {
-        ColumnKey { path: path.into(), ty }
+        ColumnKey {
+            path: path.into(),
+            ty,
+        }
     }
 
     /// The Parquet column name: `<path>::<type>`, e.g. `user.id::string`.
