@@ -7,6 +7,7 @@
 mod dict;
 mod error;
 mod flat;
+mod head;
 mod schema;
 mod storage;
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub use flat::{
     DEFAULT_MAX_DEPTH, DEFAULT_MAX_EVENT_BYTES, DEFAULT_MAX_LIST_LEN, DEFAULT_MAX_PROPERTIES,
     DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
+pub use head::{uniqueness_token_seen, Head, HeadColumn, HeadValues, Num};
 pub use schema::{
     Schema, SchemaColumn, CREATED_AT_COLUMN, DEFAULT_MAX_COLUMNS, ID_COLUMN, LOCATION_PATH,
     TIMESTAMP_COLUMN, UNIQUENESS_TOKEN_PATH,
