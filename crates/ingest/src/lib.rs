@@ -9,6 +9,7 @@ mod error;
 mod flat;
 mod head;
 mod schema;
+mod segment;
 mod storage;
 #[cfg(test)]
 mod testutil;
@@ -27,6 +28,10 @@ pub use head::{uniqueness_token_seen, Head, HeadColumn, HeadValues, Num};
 pub use schema::{
     Schema, SchemaColumn, CREATED_AT_COLUMN, DEFAULT_MAX_COLUMNS, ID_COLUMN, LOCATION_PATH,
     TIMESTAMP_COLUMN, UNIQUENESS_TOKEN_PATH,
+};
+pub use segment::{
+    build_segment, ColumnData, ColumnStats, NumArray, Segment, SegmentColumn, StatValue,
+    ValueIndex, INDEX_BITMAP_MIN_ROWS,
 };
 pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
 pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};

@@ -115,3 +115,133 @@ impl Storage for MemStorage {
         Ok(())
     }
 }
+
+/// Generated events for segment tests.
+pub(crate) mod gen {
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+
+    use crate::dict::Dicts;
+    use crate::flat::{FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue};
+    use crate::head::Head;
+    use crate::schema::Schema;
+    use crate::value::EventId;
+
+    /// A batch of `n` varied events (seeded): low and high cardinality
+    /// strings, ints and floats, a bool, a list, a datetime, a null, a
+    /// type-conflicting path, location and tokens on some, timestamps out of
+    /// order with ties.
+    pub(crate) fn batch(n: usize, seed: u64) -> FlatBatch {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let mut b = FlatBatch::new();
+        let countries = ["NO", "SE", "DK", "FI", "IS", "DE", "ünï"];
+        for i in 0..n {
+            let start = b.props.len() as u32;
+            let prop = |b: &mut FlatBatch, path: &str, v: FlatValue| {
+                let path = b.push_str(path);
+                b.props.push(FlatProp { path, value: v });
+            };
+            let user = b.push_str(&format!("user-{}", rng.random_range(0..n.max(2) / 2)));
+            prop(&mut b, "user.id", FlatValue::Scalar(FlatScalar::Str(user)));
+            let c = b.push_str(countries[rng.random_range(0..countries.len())]);
+            prop(
+                &mut b,
+                "user.address.country",
+                FlatValue::Scalar(FlatScalar::Str(c)),
+            );
+            let price = if rng.random_bool(0.9) {
+                FlatScalar::Int(rng.random_range(-1000..1000))
+            } else {
+                FlatScalar::Float(rng.random_range(0.0..100.0))
+            };
+            prop(&mut b, "item.price", FlatValue::Scalar(price));
+            prop(
+                &mut b,
+                "count",
+                FlatValue::Scalar(FlatScalar::Int(rng.random_range(0..i64::MAX))),
+            );
+            if rng.random_bool(0.7) {
+                prop(
+                    &mut b,
+                    "ok",
+                    FlatValue::Scalar(FlatScalar::Bool(rng.random_bool(0.5))),
+                );
+            }
+            if rng.random_bool(0.5) {
+                let l0 = b.list_elems.len() as u32;
+                for _ in 0..rng.random_range(0..4) {
+                    let e = match rng.random_range(0..5) {
+                        0 => FlatScalar::Int(rng.random_range(0..5)),
+                        1 => FlatScalar::Bool(true),
+                        2 => FlatScalar::Null,
+                        3 => FlatScalar::Datetime(1_700_000_000_000 + rng.random_range(0..3)),
+                        _ => FlatScalar::Str(b.push_str(["a", "b", "c"][rng.random_range(0..3)])),
+                    };
+                    b.list_elems.push(e);
+                }
+                let l1 = b.list_elems.len() as u32;
+                prop(&mut b, "tags", FlatValue::List(l0..l1));
+            }
+            prop(
+                &mut b,
+                "when",
+                FlatValue::Scalar(FlatScalar::Datetime(
+                    1_600_000_000_000 + rng.random_range(0..1_000_000),
+                )),
+            );
+            if rng.random_bool(0.1) {
+                prop(&mut b, "gone", FlatValue::Scalar(FlatScalar::Null));
+            }
+            if rng.random_bool(0.5) {
+                prop(&mut b, "v", FlatValue::Scalar(FlatScalar::Int(i as i64)));
+            } else {
+                let s = b.push_str(&format!("v{}", i % 13));
+                prop(&mut b, "v", FlatValue::Scalar(FlatScalar::Str(s)));
+            }
+            let end = b.props.len() as u32;
+            let token = rng
+                .random_bool(0.2)
+                .then(|| b.push_str(&format!("tok-{i}")));
+            let location = rng.random_bool(0.3).then(|| {
+                [
+                    rng.random_range(-180.0..180.0),
+                    rng.random_range(-90.0..90.0),
+                ]
+            });
+            let timestamp = rng
+                .random_bool(0.9)
+                .then(|| 1_700_000_000_000 + rng.random_range(0..(n as i64 / 3 + 1)) * 1000);
+            b.events.push(FlatEvent {
+                props: start..end,
+                timestamp,
+                uniqueness_token: token,
+                location,
+                raw: 0..0,
+            });
+        }
+        b
+    }
+
+    /// Appends every event of `b` to a head.
+    pub(crate) fn fill(
+        head: &mut Head,
+        b: &FlatBatch,
+        schema: &mut Schema,
+        dicts: &mut Dicts,
+        base: u64,
+    ) {
+        for i in 0..b.len() {
+            let mut id = [0u8; 12];
+            id[..8].copy_from_slice(&(base + i as u64).to_be_bytes());
+            head.append(
+                b,
+                i,
+                1_700_000_000_500 + i as i64,
+                EventId(id),
+                schema,
+                dicts,
+            )
+            .unwrap();
+        }
+    }
+}
