@@ -8,6 +8,7 @@ mod dict;
 mod error;
 mod flat;
 mod head;
+mod persist;
 mod schema;
 mod segment;
 mod storage;
@@ -25,6 +26,11 @@ pub use flat::{
     DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
 pub use head::{uniqueness_token_seen, Head, HeadColumn, HeadValues, Num};
+pub use persist::{
+    deletes_file_name, encode_parquet, encode_sidecar, index_file_name, parquet_file_name,
+    read_segment, write_deletes, write_segment, FileInfo, SegmentFiles, DEL_MAGIC, IDX_MAGIC,
+    PARQUET_ZSTD_LEVEL, SEGMENT_FORMAT_VERSION,
+};
 pub use schema::{
     Schema, SchemaColumn, CREATED_AT_COLUMN, DEFAULT_MAX_COLUMNS, ID_COLUMN, LOCATION_PATH,
     TIMESTAMP_COLUMN, UNIQUENESS_TOKEN_PATH,

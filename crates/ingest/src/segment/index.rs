@@ -69,7 +69,6 @@ impl ValueIndex {
     /// Assembles an index from decoded parts (`postings_per_value[i]` empty
     /// means value `i` has one of `bitmaps`). Returns `None` when the parts
     /// are inconsistent.
-    #[allow(dead_code, reason = "used by persist, which lands next")]
     pub(crate) fn from_parts(
         values: Vec<u32>,
         ends: Vec<u32>,
@@ -111,7 +110,6 @@ impl ValueIndex {
     }
 
     /// The parts, for encoding: values, ends, postings, bitmaps.
-    #[allow(dead_code, reason = "used by persist, which lands next")]
     pub(crate) fn parts(
         &self,
     ) -> (

@@ -29,6 +29,7 @@ use arrow_array::{
 use roaring::RoaringBitmap;
 
 pub use builder::build_segment;
+pub(crate) use builder::{geo_item_field, list_item_field};
 pub use index::{ValueIndex, INDEX_BITMAP_MIN_ROWS};
 pub use stats::{ColumnStats, StatValue};
 
