@@ -61,10 +61,15 @@
 //!   ... stats.min stat, stats.max stat
 //!   1   has index u8 (0/1); if 1:
 //!       4       n u32: distinct values
-//!       4n      values u32, ascending
-//!       4n      ends u32: cumulative end of each value's posting slice
-//!       4       p u32: posting count, then 4p rows u32
-//!       4       b u32: bitmap count, then b × (value u32, length u32, roaring bytes)
+//!       n ×     value entry, values ascending:
+//!               var  value delta (value − previous value; the first from 0)
+//!               var  k: rows in the posting slice; 0 = the value has a bitmap
+//!               k ×  var row delta (row − previous row; the first from 0)
+//!       4       b u32: bitmap count, then b × (value u32, length u32, roaring bytes),
+//!               one per value with k = 0, ascending
+//!
+//! var: unsigned LEB128 (7 bits a byte, low first, high bit = more), at most
+//! 5 bytes for a u32.
 //!
 //! stat: kind u8, then
 //!   0 none
@@ -383,6 +388,13 @@ fn put_u32(w: &mut Vec<u8>, v: u32) {
 fn put_u64(w: &mut Vec<u8>, v: u64) {
     w.extend_from_slice(&v.to_le_bytes());
 }
+fn put_var(w: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        w.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    w.push(v as u8);
+}
 fn put_len(w: &mut Vec<u8>, n: usize) {
     put_u32(
         w,
@@ -447,10 +459,19 @@ pub fn encode_sidecar(seg: &Segment) -> Vec<u8> {
                 w.push(1);
                 let (values, ends, postings, bitmaps) = idx.parts();
                 put_len(&mut w, values.len());
-                values.iter().for_each(|v| put_u32(&mut w, *v));
-                ends.iter().for_each(|v| put_u32(&mut w, *v));
-                put_len(&mut w, postings.len());
-                postings.iter().for_each(|v| put_u32(&mut w, *v));
+                let (mut prev_v, mut start) = (0u32, 0usize);
+                for (&v, &end) in values.iter().zip(ends) {
+                    put_var(&mut w, v - prev_v);
+                    prev_v = v;
+                    let rows = &postings[start..end as usize];
+                    start = end as usize;
+                    put_var(&mut w, rows.len() as u32);
+                    let mut prev_r = 0;
+                    for &r in rows {
+                        put_var(&mut w, r - prev_r);
+                        prev_r = r;
+                    }
+                }
                 let bitmaps: Vec<_> = bitmaps.collect();
                 put_len(&mut w, bitmaps.len());
                 for (v, b) in bitmaps {
@@ -497,11 +518,16 @@ impl<'a> Reader<'a> {
             self.take(8)?.try_into().expect("8 bytes"),
         ))
     }
-    fn u32s(&mut self, n: usize) -> Result<Vec<u32>> {
-        let b = self.take(n.checked_mul(4).ok_or_else(|| self.err("bad length"))?)?;
-        Ok(b.chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
-            .collect())
+    fn var(&mut self) -> Result<u32> {
+        let mut v = 0u64;
+        for shift in (0..35).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return u32::try_from(v).map_err(|_| self.err("varint overflows u32"));
+            }
+        }
+        Err(self.err("varint too long"))
     }
     fn bitmap(&mut self) -> Result<RoaringBitmap> {
         let n = self.u32()? as usize;
@@ -588,10 +614,40 @@ fn decode_sidecar(data: &[u8], file: &Path) -> Result<Sidecar> {
             0 => None,
             1 => {
                 let n = r.u32()? as usize;
-                let values = r.u32s(n)?;
-                let ends = r.u32s(n)?;
-                let p = r.u32()? as usize;
-                let postings = r.u32s(p)?;
+                let cap = n.min(body.len());
+                let (mut values, mut ends, mut postings) =
+                    (Vec::with_capacity(cap), Vec::with_capacity(cap), Vec::new());
+                let mut v = 0u32;
+                for i in 0..n {
+                    let dv = r.var()?;
+                    v = if i == 0 {
+                        dv
+                    } else {
+                        v.checked_add(dv)
+                            .filter(|_| dv > 0)
+                            .ok_or_else(|| r.err("bad value delta"))?
+                    };
+                    values.push(v);
+                    let k = r.var()? as usize;
+                    if k > body.len() {
+                        return Err(r.err("bad posting length"));
+                    }
+                    let mut row = 0u32;
+                    for j in 0..k {
+                        let d = r.var()?;
+                        row = if j == 0 {
+                            d
+                        } else {
+                            row.checked_add(d)
+                                .filter(|_| d > 0)
+                                .ok_or_else(|| r.err("bad row delta"))?
+                        };
+                        postings.push(row);
+                    }
+                    ends.push(
+                        u32::try_from(postings.len()).map_err(|_| r.err("too many postings"))?,
+                    );
+                }
                 let b = r.u32()? as usize;
                 let mut bitmaps = Vec::with_capacity(b.min(1 << 16));
                 for _ in 0..b {

@@ -293,3 +293,163 @@ fn flipped_bytes_are_corruption_naming_the_file() {
         }
     }
 }
+
+mod size {
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::flat::{FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue};
+
+    fn flatten(b: &mut FlatBatch, prefix: &str, v: &Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(b, &p, v);
+                }
+            }
+            Value::Array(items) => {
+                let l0 = b.list_elems.len() as u32;
+                for it in items {
+                    let s = scalar(b, it);
+                    b.list_elems.push(s);
+                }
+                let l1 = b.list_elems.len() as u32;
+                let path = b.push_str(prefix);
+                b.props.push(FlatProp {
+                    path,
+                    value: FlatValue::List(l0..l1),
+                });
+            }
+            v => {
+                let s = scalar(b, v);
+                let path = b.push_str(prefix);
+                b.props.push(FlatProp {
+                    path,
+                    value: FlatValue::Scalar(s),
+                });
+            }
+        }
+    }
+
+    fn scalar(b: &mut FlatBatch, v: &Value) -> FlatScalar {
+        match v {
+            Value::String(s) => FlatScalar::Str(b.push_str(s)),
+            Value::Number(n) => n
+                .as_i64()
+                .map_or(FlatScalar::Float(n.as_f64().unwrap()), FlatScalar::Int),
+            Value::Bool(x) => FlatScalar::Bool(*x),
+            _ => FlatScalar::Null,
+        }
+    }
+
+    /// ~400-byte events: low and high cardinality strings, numbers, a bool,
+    /// a list, nested objects. Returns the batch and the NDJSON byte count.
+    pub(super) fn typical(n: usize, seed: u64) -> (FlatBatch, usize) {
+        let mut rng = Pcg64::seed_from_u64(seed);
+        let cities = [
+            ("Oslo", "NO"),
+            ("Bergen", "NO"),
+            ("Stockholm", "SE"),
+            ("Berlin", "DE"),
+            ("Paris", "FR"),
+        ];
+        let cats = ["shoes", "shirts", "hats", "bags", "socks", "coats"];
+        let tags = ["sale", "new", "gift", "clearance", "limited"];
+        let mut b = FlatBatch::new();
+        let mut ndjson = 0;
+        for i in 0..n {
+            let (city, country) = cities[rng.random_range(0..cities.len())];
+            let ts = 1_718_000_000_000i64 + i as i64 * 250 + rng.random_range(0..1000);
+            let ev = json!({
+                "user": {
+                    "id": format!("u-{:010}", rng.random_range(0..100_000)),
+                    "name": format!("Name {}", rng.random_range(0..50_000)),
+                    "address": {"city": city, "country": country},
+                    "age": rng.random_range(18..90),
+                    "premium": rng.random_bool(0.2),
+                },
+                "session": {
+                    "id": format!("{:032x}", rng.random::<u128>()),
+                    "referrer": format!("https://www.example.com/landing/{}?utm_source=newsletter", rng.random_range(0..500)),
+                },
+                "item": {
+                    "sku": format!("SKU-{:06}", rng.random_range(0..5000)),
+                    "price": (rng.random_range(100..50_000) as f64) / 100.0,
+                    "quantity": rng.random_range(1..5),
+                    "category": cats[rng.random_range(0..cats.len())],
+                },
+                "tags": (0..rng.random_range(0..3)).map(|_| tags[rng.random_range(0..tags.len())]).collect::<Vec<_>>(),
+                "platform": (["ios", "android", "web"][rng.random_range(0..3)]),
+                "app_version": format!("2.{}.{}", rng.random_range(0..4), rng.random_range(0..10)),
+                "keen": {"timestamp": crate::dict::format_datetime(ts)},
+            });
+            ndjson += ev.to_string().len() + 1;
+            let start = b.props.len() as u32;
+            let mut body = ev.clone();
+            body.as_object_mut().unwrap().remove("keen");
+            flatten(&mut b, "", &body);
+            let end = b.props.len() as u32;
+            b.events.push(FlatEvent {
+                props: start..end,
+                timestamp: Some(ts),
+                uniqueness_token: None,
+                location: None,
+                raw: 0..0,
+            });
+        }
+        (b, ndjson)
+    }
+
+    fn measure(n: usize) -> f64 {
+        let (batch, ndjson) = typical(n, 99);
+        let (mut head, mut schema, mut dicts) = (Head::new(), Schema::new(), Dicts::new());
+        let t = std::time::Instant::now();
+        gen::fill(&mut head, &batch, &mut schema, &mut dicts, 0);
+        let t_append = t.elapsed();
+        let t = std::time::Instant::now();
+        let seg = build_segment(&head, 0..head.len(), &schema, &dicts, 1);
+        let t_build = t.elapsed();
+        let st = MemStorage::default();
+        let dir = Path::new("/d");
+        let t = std::time::Instant::now();
+        let files = write_segment(&st, dir, &seg, &schema, &dicts).unwrap();
+        let t_write = t.elapsed();
+        let t = std::time::Instant::now();
+        let back = read_segment(&st, dir, &files, &schema, &dicts).unwrap();
+        let t_read = t.elapsed();
+        assert_eq!(back, seg);
+        let ratio = files.parquet.bytes as f64 / ndjson as f64;
+        println!(
+            "events={n} ndjson={ndjson} ({} B/event) parquet={} ({:.1}%) sidecar={} ({:.1}%) seg_mem={} head_mem={} dict_mem={} \
+             append={t_append:?} build={t_build:?} write={t_write:?} read={t_read:?}",
+            ndjson / n,
+            files.parquet.bytes,
+            ratio * 100.0,
+            files.index.bytes,
+            files.index.bytes as f64 * 100.0 / ndjson as f64,
+            seg.memory_bytes(),
+            head.memory_bytes(),
+            dicts.memory_bytes(),
+        );
+        ratio
+    }
+
+    #[test]
+    fn parquet_is_small_10k() {
+        assert!(measure(10_000) <= 0.15);
+    }
+
+    /// `cargo test --release -p tally-ingest parquet_is_small_100k -- --ignored --nocapture`
+    #[test]
+    #[ignore = "slow: 100k events"]
+    fn parquet_is_small_100k() {
+        assert!(measure(100_000) <= 0.15);
+    }
+}

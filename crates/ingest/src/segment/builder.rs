@@ -199,6 +199,8 @@ pub(crate) fn finish_column(
     len: usize,
     dicts: &Dicts,
 ) -> SegmentColumn {
+    let mut presence = presence;
+    presence.optimize();
     let index = index_of(&data);
     let reader = dicts.get(id).map(|d| d.reader());
     let stats = stats::compute(&data, len, presence.len(), index.as_ref(), reader.as_ref());
