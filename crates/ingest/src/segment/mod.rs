@@ -238,6 +238,22 @@ impl Segment {
         self.core.columns.iter()
     }
 
+    /// Live rows (not deleted) whose indexed `column` holds value id `value`
+    /// (dict id; bool 0/1; list element id): a cardinality lookup, minus
+    /// the deleted rows holding it. 0 when the column is absent or has no
+    /// index.
+    pub fn count_eq(&self, column: ColumnId, value: u32) -> u64 {
+        let Some(idx) = self.column(column).and_then(|c| c.index.as_ref()) else {
+            return 0;
+        };
+        let all = idx.cardinality(value);
+        if self.deleted.is_empty() || all == 0 {
+            all
+        } else {
+            all - idx.bitmap(value).intersection_len(&self.deleted)
+        }
+    }
+
     /// The deletion vector: rows deleted from this version.
     pub fn deleted(&self) -> &RoaringBitmap {
         &self.deleted

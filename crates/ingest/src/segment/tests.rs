@@ -88,6 +88,20 @@ fn head_tail_segment_and_stats() {
     let total: u64 = idx.values().iter().map(|&v| idx.cardinality(v)).sum();
     assert_eq!(total, 150);
     assert_eq!(country.stats.max, Some(StatValue::Str("ünï".into())));
+    let cid = s.id("user.address.country", ValueType::String).unwrap();
+    let no = d.get(cid).unwrap().lookup("NO").unwrap();
+    let scan = |seg: &Segment| {
+        let ColumnData::Str(a) = &seg.column(cid).unwrap().data else {
+            panic!()
+        };
+        (0..a.len())
+            .filter(|&r| a.is_valid(r) && a.value(r) == no && !seg.deleted().contains(r as u32))
+            .count() as u64
+    };
+    assert_eq!(seg.count_eq(cid, no), scan(&seg));
+    let del = seg.with_deleted((0..150u32).step_by(3).collect());
+    assert_eq!(del.count_eq(cid, no), scan(&del));
+    assert!(del.count_eq(cid, no) < seg.count_eq(cid, no));
     let empty = build_segment(&h, 5..5, &s, &d, 3);
     empty.validate().unwrap();
     assert_eq!(empty.columns().count(), 0);
