@@ -1,1 +1,328 @@
-fn main(){}
+//! `tally`: the command-line tool for a Tally data directory.
+//!
+//! Exit codes: 0 ok, 1 failed, 2 bad usage, 3 some events rejected (the
+//! rest stored).
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use tally::{ApiKey, Engine, Error, KeyKind, NdjsonOptions, Project};
+
+/// Tally: an embedded, Keen-compatible event analytics engine.
+#[derive(Debug, Parser)]
+#[command(name = "tally", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Data directory (default: $TALLY_DATA_DIR, else ./tally-data).
+    #[arg(long, global = true, env = "TALLY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Project id (created on first use).
+    #[arg(long, global = true, default_value = "default")]
+    project: String,
+    /// Act as this API key (default: the project's master key, as a local operator).
+    #[arg(long, global = true)]
+    key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Record events from an NDJSON file (or `-` for stdin).
+    Ingest(IngestArgs),
+    /// Print collection schemas in Keen's shape.
+    Schema {
+        /// Only this collection.
+        #[arg(long)]
+        collection: Option<String>,
+    },
+    /// Create or show projects.
+    #[command(subcommand)]
+    Project(ProjectCmd),
+    /// Generate a seeded sample, ingest it and show what Tally stored.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct IngestArgs {
+    /// NDJSON input file, or `-` for standard input.
+    file: String,
+    /// Each line is a bare event for this collection.
+    #[arg(long)]
+    collection: Option<String>,
+    /// The input is one Keen batch document; print Keen's per-event answer.
+    #[arg(long, conflicts_with = "collection")]
+    batch: bool,
+    /// Sanitise collection names like the Airbyte destination (keen-semantics §11.2).
+    #[arg(long)]
+    sanitize_collection_names: bool,
+    /// Infer keen.timestamp from this property when events lack one (§11.3).
+    #[arg(long, value_name = "PROPERTY")]
+    infer_timestamp: Option<String>,
+    /// Seal every collection's head into segments after ingesting.
+    #[arg(long)]
+    flush: bool,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Number of events to generate.
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// Generator seed.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum ProjectCmd {
+    /// Create a project; prints its id and keys (shown only here).
+    Create {
+        /// The project's name.
+        name: String,
+    },
+    /// Show the current project (`--project`).
+    Show,
+}
+
+/// A failure with its exit code.
+struct Fail {
+    code: u8,
+    error: Error,
+}
+
+impl From<Error> for Fail {
+    fn from(error: Error) -> Self {
+        Fail { code: 1, error }
+    }
+}
+
+fn print_json(v: &impl serde::Serialize) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, v);
+    let _ = writeln!(out);
+}
+
+impl Global {
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| PathBuf::from(tally::DEFAULT_DATA_DIR))
+    }
+}
+
+fn open_engine(g: &Global) -> Result<Engine, Error> {
+    Engine::builder().with_data_dir(g.data_dir()).open()
+}
+
+/// The project named by `--project`, created on first use.
+fn project(engine: &Engine, g: &Global) -> Result<Project, Error> {
+    let (p, keys) = engine.project_or_create(&g.project)?;
+    if let Some(k) = keys {
+        eprintln!(
+            "{}",
+            json!({"created_project": p.id(), "keys": {"master": k.master.expose(), "write": k.write.expose(), "read": k.read.expose()}})
+        );
+    }
+    Ok(p)
+}
+
+/// Checks `--key` against the kinds allowed; no key = master (local operator).
+fn authorize(p: &Project, g: &Global, allowed: &[KeyKind]) -> Result<(), Error> {
+    let Some(key) = &g.key else { return Ok(()) };
+    let kind = p.authenticate(&ApiKey::from_text(key))?;
+    if allowed.contains(&kind) {
+        Ok(())
+    } else if allowed == [KeyKind::Master] {
+        Err(Error::AdminOnly)
+    } else {
+        Err(Error::InvalidApiKey)
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Fail> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Ingest(a) => ingest(g, a),
+        Command::Schema { collection } => {
+            let engine = open_engine(g)?;
+            let p = project(&engine, g)?;
+            authorize(&p, g, &[KeyKind::Master, KeyKind::Read])?;
+            match collection {
+                Some(c) => print_json(&p.collection_schema(c)?),
+                None => print_json(&p.schema()),
+            }
+            Ok(0)
+        }
+        Command::Project(ProjectCmd::Create { name }) => {
+            let engine = open_engine(g)?;
+            let (p, k) = engine.create_project(name)?;
+            print_json(&json!({
+                "id": p.id(),
+                "name": p.name(),
+                "keys": {"master": k.master.expose(), "write": k.write.expose(), "read": k.read.expose()},
+            }));
+            Ok(0)
+        }
+        Command::Project(ProjectCmd::Show) => {
+            let engine = open_engine(g)?;
+            let p = engine.project(&g.project)?;
+            authorize(&p, g, &[KeyKind::Master])?;
+            print_json(&project_json(&p));
+            Ok(0)
+        }
+        Command::Demo(a) => demo(g, a),
+    }
+}
+
+fn project_json(p: &Project) -> serde_json::Value {
+    let base = format!("/3.0/projects/{}", p.id());
+    let events: Vec<_> = p
+        .collection_names()
+        .into_iter()
+        .map(|n| json!({"name": n, "url": format!("{base}/events/{n}")}))
+        .collect();
+    json!({
+        "id": p.id(),
+        "name": p.name(),
+        "url": base,
+        "events_url": format!("{base}/events"),
+        "queries_url": format!("{base}/queries"),
+        "events": events,
+        "saved_queries": [],
+    })
+}
+
+fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = match total {
+        Some(t) => indicatif::ProgressBar::new(t),
+        None => indicatif::ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} {bytes}/{total_bytes} {bytes_per_sec} {wide_bar} {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn ingest(g: &Global, a: &IngestArgs) -> Result<u8, Fail> {
+    let engine = open_engine(g)?;
+    let p = project(&engine, g)?;
+    authorize(&p, g, &[KeyKind::Master, KeyKind::Write])?;
+    let (reader, total): (Box<dyn Read>, Option<u64>) = if a.file == "-" {
+        (Box::new(std::io::stdin().lock()), None)
+    } else {
+        let f = std::fs::File::open(&a.file)
+            .map_err(|e| Fail { code: 1, error: Error::Io { path: a.file.clone(), source: e } })?;
+        let len = f.metadata().ok().map(|m| m.len());
+        (Box::new(f), len)
+    };
+    if a.batch {
+        let mut body = Vec::new();
+        let mut reader = reader;
+        reader
+            .read_to_end(&mut body)
+            .map_err(|e| Fail { code: 1, error: Error::Io { path: a.file.clone(), source: e } })?;
+        let resp = p.record_batch(&body)?;
+        if a.flush {
+            p.flush()?;
+        }
+        print_json(&resp);
+        return Ok(if resp.failed() > 0 { 3 } else { 0 });
+    }
+    let opts = NdjsonOptions {
+        collection: a.collection.clone(),
+        sanitize_collection_names: a.sanitize_collection_names,
+        infer_timestamp_from: a.infer_timestamp.clone(),
+    };
+    let bar = progress_bar(total);
+    let summary = p.ingest_ndjson(reader, &opts, &mut |n| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if a.flush {
+        p.flush()?;
+    }
+    print_json(&summary);
+    Ok(if summary.rejected > 0 { 3 } else { 0 })
+}
+
+fn demo(g: &Global, a: &DemoArgs) -> Result<u8, Fail> {
+    let data_dir = g
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("tally-demo-{}", std::process::id())));
+    let engine = Engine::builder().with_data_dir(&data_dir).open()?;
+    let (p, _) = engine.project_or_create(&g.project)?;
+    eprintln!(
+        "tally demo: generating {} events (seed {}) into {}",
+        a.events,
+        a.seed,
+        data_dir.display()
+    );
+    let mut gen = tally_ingest::Generator::new(tally_ingest::GeneratorConfig {
+        seed: a.seed,
+        ..Default::default()
+    });
+    let mut buf = Vec::with_capacity(a.events * 420);
+    gen.write_lines(a.events, &mut buf)
+        .map_err(|e| Fail { code: 1, error: Error::Io { path: "generator".into(), source: e } })?;
+    let bar = progress_bar(Some(buf.len() as u64));
+    let t = std::time::Instant::now();
+    let summary = p.ingest_ndjson(&buf[..], &NdjsonOptions::default(), &mut |n| {
+        if let Some(b) = &bar {
+            b.set_position(n);
+        }
+    })?;
+    p.flush()?;
+    let secs = t.elapsed().as_secs_f64();
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    println!(
+        "ingested {} events ({} rejected) in {:.2} s: {:.0} events/s, durable and sealed",
+        summary.accepted,
+        summary.rejected,
+        secs,
+        summary.accepted as f64 / secs.max(1e-9)
+    );
+    for c in p.schema() {
+        let rows = p.snapshot(&c.name).map(|s| s.rows()).unwrap_or(0);
+        println!("collection {:?}: {} events", c.name, rows);
+        print_json(&c);
+    }
+    Ok(0)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            print_json(&f.error.to_json());
+            eprintln!("tally: {}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}

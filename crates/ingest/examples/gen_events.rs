@@ -15,9 +15,7 @@ use tally_ingest::{Generator, GeneratorConfig};
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let parse = |i: usize, default: u64| -> Result<u64, String> {
-        args.get(i).map_or(Ok(default), |s| {
-            s.parse().map_err(|_| format!("not a number: {s:?}"))
-        })
+        args.get(i).map_or(Ok(default), |s| s.parse().map_err(|_| format!("not a number: {s:?}")))
     };
     let (n, seed) = match (parse(0, 1_000), parse(1, 42)) {
         (Ok(n), Ok(seed)) if args.len() <= 2 => (n, seed),
@@ -27,10 +25,7 @@ fn main() -> ExitCode {
     let Ok(n) = usize::try_from(n) else {
         return usage("N is too large");
     };
-    let mut gen = Generator::new(GeneratorConfig {
-        seed,
-        ..GeneratorConfig::default()
-    });
+    let mut gen = Generator::new(GeneratorConfig { seed, ..GeneratorConfig::default() });
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     match gen.write_lines(n, &mut out).and_then(|()| out.flush()) {

@@ -19,23 +19,12 @@ struct Form {
 }
 
 /// The value-type form of §0: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM|±HHMM)`.
-const ZONED: Form = Form {
-    zone_required: true,
-    seconds_required: true,
-    space_separator: false,
-};
+const ZONED: Form = Form { zone_required: true, seconds_required: true, space_separator: false };
 /// `keen.timestamp` and filter values: ISO-8601 date-time, zone optional (UTC).
-const TIMESTAMP: Form = Form {
-    zone_required: false,
-    seconds_required: false,
-    space_separator: false,
-};
+const TIMESTAMP: Form =
+    Form { zone_required: false, seconds_required: false, space_separator: false };
 /// Airbyte timestamp inference: also `YYYY-MM-DD HH:MM:SS`.
-const LENIENT: Form = Form {
-    zone_required: false,
-    seconds_required: false,
-    space_separator: true,
-};
+const LENIENT: Form = Form { zone_required: false, seconds_required: false, space_separator: true };
 
 /// Cheap byte-shape test run before [`parse_zoned_datetime`] on every string
 /// value: length 20..=40 and the separators of `YYYY-MM-DDTHH:MM:SS` in place.
@@ -205,9 +194,7 @@ fn parse_with(b: &[u8], form: Form) -> Option<i64> {
     if second > 59 {
         return None;
     }
-    time.and_utc()
-        .timestamp_millis()
-        .checked_sub(offset_secs * 1000)
+    time.and_utc().timestamp_millis().checked_sub(offset_secs * 1000)
 }
 
 #[cfg(test)]
@@ -218,27 +205,12 @@ mod tests {
     fn zoned_forms() {
         let base = parse_zoned_datetime("2024-06-12T14:35:20Z").unwrap();
         assert_eq!(format_datetime(base), "2024-06-12T14:35:20.000Z");
-        assert_eq!(
-            parse_zoned_datetime("2024-06-12T14:35:20.1Z"),
-            Some(base + 100)
-        );
-        assert_eq!(
-            parse_zoned_datetime("2024-06-12T14:35:20.123456789Z"),
-            Some(base + 123)
-        );
-        assert_eq!(
-            parse_zoned_datetime("2024-06-12T16:35:20+02:00"),
-            Some(base)
-        );
+        assert_eq!(parse_zoned_datetime("2024-06-12T14:35:20.1Z"), Some(base + 100));
+        assert_eq!(parse_zoned_datetime("2024-06-12T14:35:20.123456789Z"), Some(base + 123));
+        assert_eq!(parse_zoned_datetime("2024-06-12T16:35:20+02:00"), Some(base));
         assert_eq!(parse_zoned_datetime("2024-06-12T16:35:20+0200"), Some(base));
-        assert_eq!(
-            parse_zoned_datetime("2024-06-12T12:35:20-02:00"),
-            Some(base)
-        );
-        assert_eq!(
-            parse_zoned_datetime("2024-06-12T14:35:20+00:00"),
-            Some(base)
-        );
+        assert_eq!(parse_zoned_datetime("2024-06-12T12:35:20-02:00"), Some(base));
+        assert_eq!(parse_zoned_datetime("2024-06-12T14:35:20+00:00"), Some(base));
     }
 
     #[test]
@@ -277,17 +249,11 @@ mod tests {
         assert_eq!(parse_timestamp("2024-06-12T14:35:20"), Some(base));
         assert_eq!(parse_timestamp("2024-06-12T14:35:20.000"), Some(base));
         assert_eq!(parse_timestamp("2024-06-12T14:35"), Some(base - 20_000));
-        assert_eq!(
-            parse_timestamp("2024-06-12T14:35+01:00"),
-            Some(base - 20_000 - 3_600_000)
-        );
+        assert_eq!(parse_timestamp("2024-06-12T14:35+01:00"), Some(base - 20_000 - 3_600_000));
         assert_eq!(parse_timestamp("2024-06-12 14:35:20"), None);
         assert_eq!(parse_timestamp("2024-06-12"), None);
         assert_eq!(parse_lenient("2024-06-12 14:35:20"), Some(base));
-        assert_eq!(
-            parse_lenient("2024-06-12"),
-            Some(base - (14 * 3600 + 35 * 60 + 20) * 1000)
-        );
+        assert_eq!(parse_lenient("2024-06-12"), Some(base - (14 * 3600 + 35 * 60 + 20) * 1000));
         assert_eq!(parse_lenient("2024-06-1x"), None);
     }
 
@@ -301,11 +267,9 @@ mod tests {
 
     #[test]
     fn years_round_trip() {
-        for s in [
-            "0000-01-01T00:00:00.000Z",
-            "9999-12-31T23:59:59.999Z",
-            "2000-02-29T12:00:00.007Z",
-        ] {
+        for s in
+            ["0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z", "2000-02-29T12:00:00.007Z"]
+        {
             let ms = parse_zoned_datetime(s).unwrap();
             assert_eq!(format_datetime(ms), s);
         }

@@ -212,13 +212,7 @@ impl EventParser {
         if let Err(e) = parsed {
             return Err(ctx.map_serde_error(&e));
         }
-        let Ctx {
-            batch,
-            timestamp,
-            token,
-            location,
-            ..
-        } = ctx;
+        let Ctx { batch, timestamp, token, location, .. } = ctx;
         let fits = |n: usize| u32::try_from(n).is_ok();
         if !fits(batch.arena.len()) || !fits(batch.props.len()) || !fits(batch.list_elems.len()) {
             return Err(IngestError::InvalidBatch {
@@ -273,9 +267,7 @@ fn name_problem(name: &str, max_chars: usize) -> Option<&'static str> {
         Some(_) => {}
     }
     // One branch-free pass for the common, clean ASCII name.
-    let class = b
-        .iter()
-        .fold(0u8, |acc, &c| acc | NAME_BYTE_CLASS[usize::from(c)]);
+    let class = b.iter().fold(0u8, |acc, &c| acc | NAME_BYTE_CLASS[usize::from(c)]);
     if class & 1 != 0 {
         return Some("property names may not contain '.'");
     }
@@ -420,10 +412,8 @@ impl Ctx<'_> {
     }
 
     fn out_of_range<E: de::Error>(&mut self) -> E {
-        let msg = format!(
-            "property {}: numbers must be within -2^63 and 2^63-1",
-            self.path_quoted()
-        );
+        let msg =
+            format!("property {}: numbers must be within -2^63 and 2^63-1", self.path_quoted());
         self.fail_code(ErrorCode::InvalidPropertyValue, msg)
     }
 
@@ -524,11 +514,8 @@ impl Ctx<'_> {
         let s = &*self.s;
         let siblings = &s.keys[keys_start..];
         let bytes = s.key_bytes.as_bytes();
-        let scan = || {
-            siblings
-                .iter()
-                .any(|&(st, len, f)| f == fp && bytes.get(st..st + len) == Some(k))
-        };
+        let scan =
+            || siblings.iter().any(|&(st, len, f)| f == fp && bytes.get(st..st + len) == Some(k));
         if siblings.len() < WIDE_OBJECT {
             return scan();
         }
@@ -568,10 +555,7 @@ struct Root<'c, 'a>(&'c mut Ctx<'a>);
 
 impl Root<'_, '_> {
     fn reject<E: de::Error>(self) -> E {
-        self.0.fail_code(
-            ErrorCode::InvalidEvent,
-            "an event must be a JSON object".into(),
-        )
+        self.0.fail_code(ErrorCode::InvalidEvent, "an event must be a JSON object".into())
     }
 }
 
@@ -615,8 +599,7 @@ impl<'de> Visitor<'de> for KeySeed<'_, '_, '_> {
         f.write_str("a property name")
     }
     fn visit_str<E: de::Error>(self, k: &str) -> std::result::Result<KeyKind, E> {
-        self.ctx
-            .key(k, self.prefix, self.keys_start, self.wide, self.root)
+        self.ctx.key(k, self.prefix, self.keys_start, self.wide, self.root)
     }
 }
 
@@ -712,8 +695,7 @@ impl ElemSeed<'_, '_> {
             "property {}: lists may hold only strings, numbers, booleans and nulls",
             self.0.path_quoted()
         );
-        self.0
-            .fail_code(ErrorCode::ListsOfNonPrimitivesNotAllowed, msg)
+        self.0.fail_code(ErrorCode::ListsOfNonPrimitivesNotAllowed, msg)
     }
 }
 
@@ -779,10 +761,8 @@ struct KeenSeed<'c, 'a>(&'c mut Ctx<'a>);
 
 impl KeenSeed<'_, '_> {
     fn reject<E: de::Error>(self) -> E {
-        self.0.fail_code(
-            ErrorCode::NamespaceType,
-            "the root keen property must be an object".into(),
-        )
+        self.0
+            .fail_code(ErrorCode::NamespaceType, "the root keen property must be an object".into())
     }
 }
 
@@ -813,11 +793,9 @@ impl<'de> Visitor<'de> for KeenSeed<'_, '_> {
                 KeenMember::Timestamp => map.next_value_seed(Timestamp(&mut *ctx))?,
                 KeenMember::Location => map.next_value_seed(Location(&mut *ctx))?,
                 KeenMember::UniquenessToken => map.next_value_seed(Token(&mut *ctx))?,
-                KeenMember::CreatedAt | KeenMember::Id | KeenMember::Addons => map
-                    .next_value_seed(Ignore {
-                        ctx: &mut *ctx,
-                        depth: 1,
-                    })?,
+                KeenMember::CreatedAt | KeenMember::Id | KeenMember::Addons => {
+                    map.next_value_seed(Ignore { ctx: &mut *ctx, depth: 1 })?
+                }
             }
         }
         Ok(())
@@ -849,9 +827,7 @@ impl<'de> Visitor<'de> for KeenKey<'_, '_> {
             "addons" => KeenMember::Addons,
             other => {
                 let msg = format!("unknown keen property: {}", quote(&format!("keen.{other}")));
-                return Err(self
-                    .0
-                    .fail_code(ErrorCode::InvalidKeenNamespaceProperty, msg));
+                return Err(self.0.fail_code(ErrorCode::InvalidKeenNamespaceProperty, msg));
             }
         })
     }
@@ -1137,22 +1113,13 @@ impl<'de> Visitor<'de> for Ignore<'_, '_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> std::result::Result<(), A::Error> {
         let depth = self.enter()?;
-        while seq
-            .next_element_seed(Ignore {
-                ctx: &mut *self.ctx,
-                depth,
-            })?
-            .is_some()
-        {}
+        while seq.next_element_seed(Ignore { ctx: &mut *self.ctx, depth })?.is_some() {}
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> std::result::Result<(), A::Error> {
         let depth = self.enter()?;
         while map.next_key::<de::IgnoredAny>()?.is_some() {
-            map.next_value_seed(Ignore {
-                ctx: &mut *self.ctx,
-                depth,
-            })?;
+            map.next_value_seed(Ignore { ctx: &mut *self.ctx, depth })?;
         }
         Ok(())
     }
@@ -1168,25 +1135,14 @@ mod tests {
 
     #[test]
     fn serde_recursion_limit_caps_depth() {
-        let limits = EventLimits {
-            max_depth: 10_000,
-            ..EventLimits::default()
-        };
+        let limits = EventLimits { max_depth: 10_000, ..EventLimits::default() };
         let mut b = FlatBatch::new();
         let deepest = (0..200)
             .take_while(|&d| parse_event(nested(d).as_bytes(), &mut b, &limits).is_ok())
             .last();
         assert_eq!(deepest, Some(SERDE_RECURSION_LIMIT - 2));
-        match parse_event(
-            nested(SERDE_RECURSION_LIMIT - 1).as_bytes(),
-            &mut b,
-            &limits,
-        ) {
-            Err(IngestError::LimitExceeded {
-                limit: Limit::NestingDepth,
-                max,
-                ..
-            }) => {
+        match parse_event(nested(SERDE_RECURSION_LIMIT - 1).as_bytes(), &mut b, &limits) {
+            Err(IngestError::LimitExceeded { limit: Limit::NestingDepth, max, .. }) => {
                 assert_eq!(max, SERDE_RECURSION_LIMIT - 2)
             }
             other => panic!("{other:?}"),
@@ -1202,14 +1158,8 @@ mod tests {
         assert_eq!(p("$a"), Some("property names may not start with '$'"));
         assert_eq!(p("a.b"), Some("property names may not contain '.'"));
         assert_eq!(p("é.b"), Some("property names may not contain '.'"));
-        assert_eq!(
-            p("a\u{7f}"),
-            Some("property names may not contain control characters")
-        );
-        assert_eq!(
-            p("é\u{9f}"),
-            Some("property names may not contain control characters")
-        );
+        assert_eq!(p("a\u{7f}"), Some("property names may not contain control characters"));
+        assert_eq!(p("é\u{9f}"), Some("property names may not contain control characters"));
         assert_eq!(p(&"é".repeat(255)), None);
         assert_eq!(p(&"é".repeat(256)), Some(NAME_TOO_LONG));
     }

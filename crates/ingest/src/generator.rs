@@ -82,12 +82,8 @@ pub enum Collection {
 
 impl Collection {
     /// Every collection, in the order of their share (largest first).
-    pub const ALL: [Collection; 4] = [
-        Collection::Pageviews,
-        Collection::Purchases,
-        Collection::Signups,
-        Collection::Errors,
-    ];
+    pub const ALL: [Collection; 4] =
+        [Collection::Pageviews, Collection::Purchases, Collection::Signups, Collection::Errors];
 
     /// The collection name as written in a line: `"pageviews"`, `"purchases"`, `"signups"`, `"errors"`.
     pub fn name(self) -> &'static str {
@@ -405,10 +401,7 @@ fn push_timestamp(out: &mut String, ms: i64) {
 
 impl Generator {
     fn write_event(&mut self, c: Collection, out: &mut String) {
-        let ts = self
-            .cfg
-            .start_ms
-            .saturating_add(self.below(self.cfg.span_ms as u64) as i64);
+        let ts = self.cfg.start_ms.saturating_add(self.below(self.cfg.span_ms as u64) as i64);
         out.push_str("{\"keen\":{\"timestamp\":\"");
         push_timestamp(out, ts);
         out.push_str("\"}");
@@ -454,12 +447,7 @@ impl Generator {
         let os = match ty {
             "mobile" => self.weighted(&[("Android", 60), ("iOS", 40)]),
             "tablet" => self.weighted(&[("iPadOS", 65), ("Android", 35)]),
-            _ => self.weighted(&[
-                ("Windows", 62),
-                ("macOS", 28),
-                ("Linux", 6),
-                ("ChromeOS", 4),
-            ]),
+            _ => self.weighted(&[("Windows", 62), ("macOS", 28), ("Linux", 6), ("ChromeOS", 4)]),
         };
         let browser = match os {
             "iOS" | "iPadOS" => self.weighted(&[("Safari", 85), ("Chrome", 15)]),
@@ -494,11 +482,9 @@ impl Generator {
                     ("5.0", 5),
                 ]));
             }
-            87..=96 => kv_str(
-                out,
-                "app_version",
-                self.pick(&["4.2.1", "4.3.0-beta", "4.2.2", "5.0.1"]),
-            ),
+            87..=96 => {
+                kv_str(out, "app_version", self.pick(&["4.2.1", "4.3.0-beta", "4.2.2", "5.0.1"]))
+            }
             _ => {}
         }
     }
@@ -554,19 +540,11 @@ impl Generator {
         let p = self.skewed(self.cfg.pages, 2);
         out.push_str(",\"page\":{");
         Self::push_url(out, p);
-        kv_str(
-            out,
-            "section",
-            SECTIONS[(p % SECTIONS.len() as u64) as usize],
-        );
+        kv_str(out, "section", SECTIONS[(p % SECTIONS.len() as u64) as usize]);
         kv_u64(out, "load_ms", 80 + self.skewed(4_000, 3) + self.below(40));
         out.push('}');
         self.write_referrer(out);
-        kv_u64(
-            out,
-            "session_ms",
-            self.skewed(1_800_000, 3) + self.below(1000),
-        );
+        kv_u64(out, "session_ms", self.skewed(1_800_000, 3) + self.below(1000));
         kv_bool(out, "on_sale", self.chance(150));
         self.write_app_version(out);
         self.write_tags(out);
@@ -575,11 +553,9 @@ impl Generator {
                 key(out, "experiment");
                 out.push_str("null");
             }
-            10..=24 => kv_str(
-                out,
-                "experiment",
-                self.pick(&["checkout-v2", "new-nav", "dark-mode"]),
-            ),
+            10..=24 => {
+                kv_str(out, "experiment", self.pick(&["checkout-v2", "new-nav", "dark-mode"]))
+            }
             _ => {}
         }
     }
@@ -608,12 +584,8 @@ impl Generator {
             "currency",
             self.weighted(&[("USD", 60), ("EUR", 25), ("GBP", 10), ("JPY", 5)]),
         );
-        let method = self.weighted(&[
-            ("card", 62),
-            ("paypal", 20),
-            ("apple_pay", 12),
-            ("gift_card", 6),
-        ]);
+        let method =
+            self.weighted(&[("card", 62), ("paypal", 20), ("apple_pay", 12), ("gift_card", 6)]);
         out.push_str(",\"payment\":{\"method\":\"");
         out.push_str(method);
         out.push('"');
@@ -630,11 +602,9 @@ impl Generator {
                 key(out, "coupon");
                 out.push_str("null");
             }
-            50..=64 => kv_str(
-                out,
-                "coupon",
-                self.pick(&["SPRING10", "WELCOME5", "VIP20", "FREESHIP"]),
-            ),
+            50..=64 => {
+                kv_str(out, "coupon", self.pick(&["SPRING10", "WELCOME5", "VIP20", "FREESHIP"]))
+            }
             _ => {}
         }
         self.write_app_version(out);
@@ -654,11 +624,7 @@ impl Generator {
             out.push_str(",\"campaign\":{\"source\":\"");
             out.push_str(self.pick(&["newsletter", "twitter", "adwords", "partner"]));
             out.push('"');
-            kv_str(
-                out,
-                "medium",
-                self.pick(&["email", "social", "cpc", "referral"]),
-            );
+            kv_str(out, "medium", self.pick(&["email", "social", "cpc", "referral"]));
             kv_str(
                 out,
                 "name",
@@ -689,11 +655,7 @@ impl Generator {
         out.push_str(",\"page\":{");
         Self::push_url(out, p);
         out.push('}');
-        kv_u64(
-            out,
-            "session_ms",
-            self.skewed(1_800_000, 3) + self.below(1000),
-        );
+        kv_u64(out, "session_ms", self.skewed(1_800_000, 3) + self.below(1000));
         self.write_app_version(out);
     }
 }

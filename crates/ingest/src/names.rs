@@ -251,9 +251,7 @@ mod tests {
 
     #[test]
     fn collection_name_chars() {
-        for ok in [
-            "sign ups", "a-b", "a_b", "a.b", "a_", "a-", "-a", " a", "a ", "A9",
-        ] {
+        for ok in ["sign ups", "a-b", "a_b", "a.b", "a_", "a-", "-a", " a", "a ", "A9"] {
             assert!(!rejected(ok), "{ok:?}");
         }
         for bad in [
@@ -277,15 +275,9 @@ mod tests {
 
     #[test]
     fn sanitize() {
-        assert_eq!(
-            sanitize_collection_name("user-events (v2)!"),
-            "user-events v2"
-        );
+        assert_eq!(sanitize_collection_name("user-events (v2)!"), "user-events v2");
         assert_eq!(sanitize_collection_name("Café"), "Cafe");
-        assert_eq!(
-            sanitize_collection_name("Ærø über_naïve.x"),
-            "r uber_naive.x"
-        );
+        assert_eq!(sanitize_collection_name("Ærø über_naïve.x"), "r uber_naive.x");
         assert_eq!(sanitize_collection_name("日本"), "");
         assert_eq!(sanitize_collection_name("a$b/c"), "abc");
         assert!(rejected(&sanitize_collection_name("(_x)")));
@@ -294,22 +286,10 @@ mod tests {
     #[test]
     fn infer_numbers() {
         assert_eq!(infer_timestamp(&json!(999_999_999)), None);
-        assert_eq!(
-            infer_timestamp(&json!(1_000_000_000)),
-            Some(1_000_000_000_000)
-        );
-        assert_eq!(
-            infer_timestamp(&json!(10_000_000_000_i64)),
-            Some(10_000_000_000_000)
-        );
-        assert_eq!(
-            infer_timestamp(&json!(10_000_000_001_i64)),
-            Some(10_000_000_001)
-        );
-        assert_eq!(
-            infer_timestamp(&json!(1_500_000_000.25)),
-            Some(1_500_000_000_250)
-        );
+        assert_eq!(infer_timestamp(&json!(1_000_000_000)), Some(1_000_000_000_000));
+        assert_eq!(infer_timestamp(&json!(10_000_000_000_i64)), Some(10_000_000_000_000));
+        assert_eq!(infer_timestamp(&json!(10_000_000_001_i64)), Some(10_000_000_001));
+        assert_eq!(infer_timestamp(&json!(1_500_000_000.25)), Some(1_500_000_000_250));
         assert_eq!(infer_timestamp(&json!(-5)), None);
         assert_eq!(infer_timestamp(&json!(u64::MAX)), None);
         assert_eq!(infer_timestamp(&json!(1e300)), None);
@@ -320,20 +300,11 @@ mod tests {
     fn infer_strings() {
         let base = 1_718_202_920_000; // 2024-06-12T14:35:20Z
         assert_eq!(infer_timestamp(&json!("2024-06-12T14:35:20Z")), Some(base));
-        assert_eq!(
-            infer_timestamp(&json!("2024-06-12T16:35:20+02:00")),
-            Some(base)
-        );
+        assert_eq!(infer_timestamp(&json!("2024-06-12T16:35:20+02:00")), Some(base));
         assert_eq!(infer_timestamp(&json!("2024-06-12T14:35:20")), Some(base));
         assert_eq!(infer_timestamp(&json!("2024-06-12 14:35:20")), Some(base));
-        assert_eq!(
-            infer_timestamp(&json!("2024-06-12T14:35:20.5Z")),
-            Some(base + 500)
-        );
-        assert_eq!(
-            infer_timestamp(&json!("2024-06-12")),
-            Some(1_718_150_400_000)
-        );
+        assert_eq!(infer_timestamp(&json!("2024-06-12T14:35:20.5Z")), Some(base + 500));
+        assert_eq!(infer_timestamp(&json!("2024-06-12")), Some(1_718_150_400_000));
         assert_eq!(infer_timestamp(&json!("yesterday")), None);
         assert_eq!(infer_timestamp(&json!("2024-13-01")), None);
         assert_eq!(infer_timestamp(&json!(true)), None);
@@ -348,10 +319,7 @@ mod tests {
         assert!(!is_number_like_type("string"));
         assert!(!is_string_like_type("boolean"));
         assert_eq!(cursor_kind(&json!("string")), Some(CursorKind::StringLike));
-        assert_eq!(
-            cursor_kind(&json!(["null", "number", "string"])),
-            Some(CursorKind::NumberLike)
-        );
+        assert_eq!(cursor_kind(&json!(["null", "number", "string"])), Some(CursorKind::NumberLike));
         assert_eq!(cursor_kind(&json!(["null"])), None);
         assert_eq!(cursor_kind(&json!(7)), None);
     }

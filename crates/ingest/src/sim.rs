@@ -161,10 +161,9 @@ impl Fault {
             Fault::Kind(FaultKind::Eio) | Fault::Kind(FaultKind::ShortWrite) => {
                 io::Error::other("input/output error (simulated)")
             }
-            Fault::Kind(FaultKind::Enospc) => io::Error::new(
-                io::ErrorKind::StorageFull,
-                "no space left on device (simulated)",
-            ),
+            Fault::Kind(FaultKind::Enospc) => {
+                io::Error::new(io::ErrorKind::StorageFull, "no space left on device (simulated)")
+            }
         }
     }
 }
@@ -184,28 +183,15 @@ struct Inode {
 
 impl Inode {
     fn with_bytes(bytes: Vec<u8>) -> Inode {
-        Inode {
-            durable: bytes.clone(),
-            current: bytes,
-            pending: Vec::new(),
-        }
+        Inode { durable: bytes.clone(), current: bytes, pending: Vec::new() }
     }
 }
 
 #[derive(Debug, Clone)]
 enum NameOp {
-    Create {
-        path: PathBuf,
-        ino: u64,
-    },
-    Rename {
-        from: PathBuf,
-        to: PathBuf,
-        ino: u64,
-    },
-    Remove {
-        path: PathBuf,
-    },
+    Create { path: PathBuf, ino: u64 },
+    Rename { from: PathBuf, to: PathBuf, ino: u64 },
+    Remove { path: PathBuf },
 }
 
 impl NameOp {
@@ -295,10 +281,7 @@ fn dir_key(dir: &Path) -> &Path {
 }
 
 fn not_found(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotFound,
-        format!("{}: not found (simulated)", path.display()),
-    )
+    io::Error::new(io::ErrorKind::NotFound, format!("{}: not found (simulated)", path.display()))
 }
 
 /// A simulated disk: cheap to clone, clones share one state.
@@ -495,9 +478,7 @@ impl SimStorage {
             pending_names: Vec::new(),
             dirs,
         };
-        SimStorage {
-            state: Arc::new(Mutex::new(state)),
-        }
+        SimStorage { state: Arc::new(Mutex::new(state)) }
     }
 }
 
@@ -558,11 +539,7 @@ fn reordered(inode: &Inode, rng: &mut Pcg64) -> Vec<u8> {
     }
     let durable = &inode.durable;
     let current = &inode.current;
-    let len = if rng.random_bool(0.5) {
-        durable.len()
-    } else {
-        current.len()
-    };
+    let len = if rng.random_bool(0.5) { durable.len() } else { current.len() };
     let mut image = durable.clone();
     image.resize(len, 0);
     let target = |i: usize| current.get(i).or(durable.get(i)).copied().unwrap_or(0);
@@ -606,10 +583,7 @@ impl SimFile {
 }
 
 fn read_only() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::PermissionDenied,
-        "file opened read-only (simulated)",
-    )
+    io::Error::new(io::ErrorKind::PermissionDenied, "file opened read-only (simulated)")
 }
 
 impl StorageFile for SimFile {
@@ -643,10 +617,7 @@ impl StorageFile for SimFile {
         inode.current.extend_from_slice(written);
         inode.pending.push(Pending::Append(written.to_vec()));
         if written.len() < data.len() {
-            return Err(io::Error::new(
-                io::ErrorKind::WriteZero,
-                "short write (simulated)",
-            ));
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "short write (simulated)"));
         }
         Ok(())
     }
@@ -696,37 +667,22 @@ impl Storage for SimStorage {
         st.next_ino += 1;
         st.inodes.insert(ino, Inode::default());
         st.names.insert(path.to_path_buf(), ino);
-        st.pending_names.push(NameOp::Create {
-            path: path.to_path_buf(),
-            ino,
-        });
-        Ok(Box::new(SimFile {
-            state: Arc::clone(&self.state),
-            ino,
-            writable: true,
-        }))
+        st.pending_names.push(NameOp::Create { path: path.to_path_buf(), ino });
+        Ok(Box::new(SimFile { state: Arc::clone(&self.state), ino, writable: true }))
     }
 
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
         let mut st = self.lock();
         st.begin()?;
         let ino = st.lookup(path)?;
-        Ok(Box::new(SimFile {
-            state: Arc::clone(&self.state),
-            ino,
-            writable: false,
-        }))
+        Ok(Box::new(SimFile { state: Arc::clone(&self.state), ino, writable: false }))
     }
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
         let mut st = self.lock();
         st.begin()?;
         let ino = st.lookup(path)?;
-        Ok(Box::new(SimFile {
-            state: Arc::clone(&self.state),
-            ino,
-            writable: true,
-        }))
+        Ok(Box::new(SimFile { state: Arc::clone(&self.state), ino, writable: true }))
     }
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
@@ -754,9 +710,7 @@ impl Storage for SimStorage {
         st.begin()?;
         st.lookup(path)?;
         st.names.remove(path);
-        st.pending_names.push(NameOp::Remove {
-            path: path.to_path_buf(),
-        });
+        st.pending_names.push(NameOp::Remove { path: path.to_path_buf() });
         Ok(())
     }
 
@@ -897,18 +851,13 @@ mod storage_sim {
         let full: Vec<u8> = [synced.clone(), unsynced].concat();
         let mut lens = BTreeSet::new();
         for seed in 0..100 {
-            let bytes = sim
-                .crash_image(CrashModel::PowerLossTorn, seed)
-                .file_bytes(&p("/d/f"))
-                .unwrap();
+            let bytes =
+                sim.crash_image(CrashModel::PowerLossTorn, seed).file_bytes(&p("/d/f")).unwrap();
             assert!(full.starts_with(&bytes));
             lens.insert(bytes.len());
         }
         assert!(lens.len() > 5, "torn cut points vary: {lens:?}");
-        assert!(
-            lens.iter().any(|l| l % 512 == 0 && *l > 1000),
-            "sector cuts: {lens:?}"
-        );
+        assert!(lens.iter().any(|l| l % 512 == 0 && *l > 1000), "sector cuts: {lens:?}");
         assert!(lens.iter().any(|l| l % 512 != 0), "byte cuts: {lens:?}");
     }
 
@@ -919,24 +868,12 @@ mod storage_sim {
         f.append(b"data").unwrap();
         f.sync_data().unwrap();
         // The bytes are durable but the name is not.
-        assert!(sim
-            .crash_image(CrashModel::ProcessKill, 0)
-            .file_bytes(&p("new"))
-            .is_some());
-        assert!(sim
-            .crash_image(CrashModel::PowerLossClean, 0)
-            .file_bytes(&p("new"))
-            .is_none());
-        assert!(sim
-            .crash_image(CrashModel::PowerLossTorn, 0)
-            .file_bytes(&p("new"))
-            .is_none());
+        assert!(sim.crash_image(CrashModel::ProcessKill, 0).file_bytes(&p("new")).is_some());
+        assert!(sim.crash_image(CrashModel::PowerLossClean, 0).file_bytes(&p("new")).is_none());
+        assert!(sim.crash_image(CrashModel::PowerLossTorn, 0).file_bytes(&p("new")).is_none());
         sim.sync_dir(Path::new("")).unwrap();
         for model in CrashModel::ALL {
-            assert_eq!(
-                sim.crash_image(model, 1).file_bytes(&p("new")).unwrap(),
-                b"data"
-            );
+            assert_eq!(sim.crash_image(model, 1).file_bytes(&p("new")).unwrap(), b"data");
         }
     }
 
@@ -948,22 +885,15 @@ mod storage_sim {
         let mut f = sim.create_new(&p("/m/manifest.tmp")).unwrap();
         f.append(b"new").unwrap();
         f.sync_data().unwrap();
-        sim.rename(&p("/m/manifest.tmp"), &p("/m/manifest"))
-            .unwrap();
+        sim.rename(&p("/m/manifest.tmp"), &p("/m/manifest")).unwrap();
         assert_eq!(sim.file_bytes(&p("/m/manifest")).unwrap(), b"new");
         assert_eq!(
-            sim.crash_image(CrashModel::ProcessKill, 0)
-                .file_bytes(&p("/m/manifest"))
-                .unwrap(),
+            sim.crash_image(CrashModel::ProcessKill, 0).file_bytes(&p("/m/manifest")).unwrap(),
             b"new"
         );
         for model in [CrashModel::PowerLossClean, CrashModel::PowerLossTorn] {
             let img = sim.crash_image(model, 0);
-            assert_eq!(
-                img.file_bytes(&p("/m/manifest")).unwrap(),
-                b"old",
-                "{model:?}"
-            );
+            assert_eq!(img.file_bytes(&p("/m/manifest")).unwrap(), b"old", "{model:?}");
             assert!(img.file_bytes(&p("/m/manifest.tmp")).is_none());
         }
         // Reordered: the rename is applied for some seeds and not for others,
@@ -992,15 +922,9 @@ mod storage_sim {
         sim.write_file_durable(&p("/x/a"), b"1");
         sim.remove(&p("/x/a")).unwrap();
         assert!(!sim.exists(&p("/x/a")).unwrap());
-        assert!(sim
-            .crash_image(CrashModel::PowerLossClean, 0)
-            .file_bytes(&p("/x/a"))
-            .is_some());
+        assert!(sim.crash_image(CrashModel::PowerLossClean, 0).file_bytes(&p("/x/a")).is_some());
         sim.sync_dir(&p("/x")).unwrap();
-        assert!(sim
-            .crash_image(CrashModel::PowerLossClean, 0)
-            .file_bytes(&p("/x/a"))
-            .is_none());
+        assert!(sim.crash_image(CrashModel::PowerLossClean, 0).file_bytes(&p("/x/a")).is_none());
     }
 
     fn workload(sim: &SimStorage) -> io::Result<()> {
@@ -1093,10 +1017,7 @@ mod storage_sim {
     #[test]
     fn namespace_rules() {
         let sim = SimStorage::new();
-        assert_eq!(
-            sim.create_new(&p("/no/such/f")).err().unwrap().kind(),
-            io::ErrorKind::NotFound
-        );
+        assert_eq!(sim.create_new(&p("/no/such/f")).err().unwrap().kind(), io::ErrorKind::NotFound);
         sim.create_dir_all(&p("/a/b")).unwrap();
         sim.create_new(&p("/a/b/f")).unwrap();
         sim.create_new(&p("/a/b/e")).unwrap();
@@ -1105,23 +1026,14 @@ mod storage_sim {
             io::ErrorKind::AlreadyExists
         );
         assert_eq!(sim.list(&p("/a")).unwrap(), vec![p("/a/b")]);
-        assert_eq!(
-            sim.list(&p("/a/b")).unwrap(),
-            vec![p("/a/b/e"), p("/a/b/f")]
-        );
+        assert_eq!(sim.list(&p("/a/b")).unwrap(), vec![p("/a/b/e"), p("/a/b/f")]);
         assert!(sim.open_read(&p("/a/b/zz")).is_err());
         let mut r = sim.open_read(&p("/a/b/f")).unwrap();
-        assert_eq!(
-            r.append(b"x").unwrap_err().kind(),
-            io::ErrorKind::PermissionDenied
-        );
+        assert_eq!(r.append(b"x").unwrap_err().kind(), io::ErrorKind::PermissionDenied);
         sim.remove_dir_all(&p("/a")).unwrap();
         assert!(!sim.exists(&p("/a/b/f")).unwrap());
         assert!(sim.list(&p("/a/b")).is_err());
-        assert!(sim
-            .crash_image(CrashModel::ProcessKill, 0)
-            .file_names()
-            .is_empty());
+        assert!(sim.crash_image(CrashModel::ProcessKill, 0).file_names().is_empty());
     }
 
     #[test]

@@ -106,11 +106,7 @@ impl StorageFile for StdFile {
 
 impl Storage for StdStorage {
     fn create_new(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create_new(true)
-            .open(path)?;
+        let file = OpenOptions::new().read(true).append(true).create_new(true).open(path)?;
         Ok(Box::new(StdFile::new(file)))
     }
 

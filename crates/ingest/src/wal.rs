@@ -245,7 +245,7 @@ fn encode_record_into(out: &mut Vec<u8>, salt: u64, seq: SeqNo, payload: &[u8]) 
 /// [`MAX_RECORD_PAYLOAD`].
 ///
 /// ```
-/// use tally_ingest::{decode, encode_header, encode_record};
+/// use tally_ingest::{decode_wal as decode, encode_header, encode_record};
 /// let mut file = encode_header(42, 7).to_vec();
 /// file.extend(encode_record(42, 7, b"hello")?);
 /// let wal = decode(&file)?;
@@ -324,10 +324,7 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedWal, WalDecodeError> {
             records: Vec::new(),
             next_seq: 0,
             valid_len: 0,
-            torn_tail: Some(TornTail {
-                offset: 0,
-                dropped_bytes: bytes.len() as u64,
-            }),
+            torn_tail: Some(TornTail { offset: 0, dropped_bytes: bytes.len() as u64 }),
         });
     }
     let mut magic = [0u8; 8];
@@ -344,10 +341,7 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedWal, WalDecodeError> {
     if version != WAL_VERSION {
         return Err(WalDecodeError::UnsupportedVersion { version });
     }
-    let header = WalHeader {
-        salt: u64_at(bytes, 12),
-        first_seq: u64_at(bytes, 20),
-    };
+    let header = WalHeader { salt: u64_at(bytes, 12), first_seq: u64_at(bytes, 20) };
 
     let mut records = Vec::new();
     let mut expected = header.first_seq;
@@ -367,9 +361,8 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedWal, WalDecodeError> {
                     seq,
                     payload: bytes[pos + WAL_RECORD_HEADER_LEN..end].to_vec(),
                 });
-                expected = seq
-                    .checked_add(1)
-                    .ok_or(WalDecodeError::SeqOverflow { offset: pos as u64 })?;
+                expected =
+                    seq.checked_add(1).ok_or(WalDecodeError::SeqOverflow { offset: pos as u64 })?;
                 pos = end;
             }
             None => {
@@ -428,7 +421,7 @@ pub fn replay(storage: &Arc<dyn Storage>, path: &Path) -> Result<WalReplay> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use tally_ingest::{replay, StdStorage, Storage, WalWriter};
+/// use tally_ingest::{replay_wal as replay, StdStorage, Storage, WalWriter};
 /// # let dir = tempfile::tempdir().unwrap();
 /// let storage: Arc<dyn Storage> = Arc::new(StdStorage::new());
 /// let path = dir.path().join("events.wal");
@@ -477,18 +470,12 @@ impl WalWriter {
     pub fn create(storage: Arc<dyn Storage>, path: PathBuf, first_seq: SeqNo) -> Result<WalWriter> {
         let mut salt = [0u8; 8];
         getrandom::fill(&mut salt).map_err(|e| {
-            IngestError::io(
-                &path,
-                io::Error::other(format!("os random source failed: {e}")),
-            )
+            IngestError::io(&path, io::Error::other(format!("os random source failed: {e}")))
         })?;
         let salt = u64::from_le_bytes(salt);
         let header = encode_header(salt, first_seq);
-        let mut file = storage
-            .create_new(&path)
-            .map_err(|e| IngestError::io(&path, e))?;
-        file.append(&header)
-            .map_err(|e| IngestError::io(&path, e))?;
+        let mut file = storage.create_new(&path).map_err(|e| IngestError::io(&path, e))?;
+        file.append(&header).map_err(|e| IngestError::io(&path, e))?;
         file.sync_data().map_err(|e| IngestError::io(&path, e))?;
         let dir = parent_dir(&path);
         storage.sync_dir(dir).map_err(|e| IngestError::io(dir, e))?;
@@ -517,15 +504,10 @@ impl WalWriter {
         if replay.first_seq.is_none() {
             return Err(IngestError::InvalidParameter {
                 name: "replay",
-                reason: format!(
-                    "{} has no header; remove it and create it again",
-                    path.display()
-                ),
+                reason: format!("{} has no header; remove it and create it again", path.display()),
             });
         }
-        let file = storage
-            .open_append(&path)
-            .map_err(|e| IngestError::io(&path, e))?;
+        let file = storage.open_append(&path).map_err(|e| IngestError::io(&path, e))?;
         let len = file.len().map_err(|e| IngestError::io(&path, e))?;
         if len != replay.valid_len {
             return Err(IngestError::InvalidParameter {
@@ -549,10 +531,10 @@ impl WalWriter {
     }
 
     fn poisoned_error(&self) -> IngestError {
-        let collection = self.path.file_name().map_or_else(
-            || self.path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
+        let collection = self
+            .path
+            .file_name()
+            .map_or_else(|| self.path.display().to_string(), |n| n.to_string_lossy().into_owned());
         IngestError::Poisoned { collection }
     }
 
@@ -636,11 +618,7 @@ mod wal_codec {
     use proptest::prelude::*;
 
     fn config() -> ProptestConfig {
-        let cases = if std::env::var_os("TALLY_FULL").is_some() {
-            2048
-        } else {
-            64
-        };
+        let cases = if std::env::var_os("TALLY_FULL").is_some() { 2048 } else { 64 };
         ProptestConfig::with_cases(cases)
     }
 
@@ -779,14 +757,7 @@ mod wal_codec {
         let mut b = encode_header(9, 10).to_vec();
         b.extend(encode_record(9, 10, b"a").unwrap());
         b.extend(encode_record(9, 12, b"c").unwrap());
-        assert_eq!(
-            decode(&b),
-            Err(WalDecodeError::SeqGap {
-                offset: 49,
-                expected: 11,
-                found: 12
-            })
-        );
+        assert_eq!(decode(&b), Err(WalDecodeError::SeqGap { offset: 49, expected: 11, found: 12 }));
     }
 
     #[test]
@@ -797,13 +768,7 @@ mod wal_codec {
         b.extend(rec);
         let wal = decode(&b).unwrap();
         assert!(wal.records.is_empty());
-        assert_eq!(
-            wal.torn_tail,
-            Some(TornTail {
-                offset: 32,
-                dropped_bytes: 17
-            })
-        );
+        assert_eq!(wal.torn_tail, Some(TornTail { offset: 32, dropped_bytes: 17 }));
         assert!(encode_record(1, 0, &vec![0; MAX_RECORD_PAYLOAD + 1]).is_err());
     }
 }
@@ -815,9 +780,7 @@ mod tests {
     use crate::storage_std::StdStorage;
 
     fn payload(i: u64) -> Vec<u8> {
-        format!("event-{i}-")
-            .repeat(1 + (i as usize % 7))
-            .into_bytes()
+        format!("event-{i}-").repeat(1 + (i as usize % 7)).into_bytes()
     }
 
     fn sim() -> (SimStorage, Arc<dyn Storage>) {
@@ -857,10 +820,7 @@ mod tests {
         let r = replay(&storage, &path).unwrap();
         assert_eq!(r.records.len(), 11);
         assert_eq!(r.torn_tail.unwrap().dropped_bytes, 7);
-        assert_eq!(
-            storage.open_read(&path).unwrap().len().unwrap(),
-            r.valid_len
-        );
+        assert_eq!(storage.open_read(&path).unwrap().len().unwrap(), r.valid_len);
     }
 
     #[test]
@@ -868,10 +828,7 @@ mod tests {
         let (_sim, storage) = sim();
         WalWriter::create(Arc::clone(&storage), wal_path(), 0).unwrap();
         let err = WalWriter::create(storage, wal_path(), 0).unwrap_err();
-        assert!(
-            matches!(err, IngestError::Io { ref file, .. } if file == &wal_path()),
-            "{err}"
-        );
+        assert!(matches!(err, IngestError::Io { ref file, .. } if file == &wal_path()), "{err}");
     }
 
     #[test]
@@ -885,10 +842,7 @@ mod tests {
             Persistence::Once,
         ));
         let err = w.sync().unwrap_err();
-        assert!(
-            matches!(err, IngestError::Io { ref file, .. } if file == &wal_path()),
-            "{err}"
-        );
+        assert!(matches!(err, IngestError::Io { ref file, .. } if file == &wal_path()), "{err}");
         assert!(w.is_poisoned());
         // The fault was one-off, but the writer stays poisoned.
         for _ in 0..2 {
@@ -907,10 +861,7 @@ mod tests {
         w.append(b"first").unwrap();
         for kind in [FaultKind::ShortWrite, FaultKind::Enospc, FaultKind::Eio] {
             sim.set_fault_plan(FaultPlan::new().fail_at(sim.op_count(), kind, Persistence::Once));
-            assert!(matches!(
-                w.append(b"lost record"),
-                Err(IngestError::Io { .. })
-            ));
+            assert!(matches!(w.append(b"lost record"), Err(IngestError::Io { .. })));
             assert!(!w.is_poisoned());
         }
         assert_eq!(w.append(b"second").unwrap(), 2);
@@ -934,10 +885,7 @@ mod tests {
         let (_sim, storage) = sim();
         let mut w = WalWriter::create(storage, wal_path(), 1).unwrap();
         let big = vec![0u8; MAX_RECORD_PAYLOAD + 1];
-        assert!(matches!(
-            w.append(&big),
-            Err(IngestError::InvalidParameter { .. })
-        ));
+        assert!(matches!(w.append(&big), Err(IngestError::InvalidParameter { .. })));
         assert_eq!(w.append(b"ok").unwrap(), 1);
     }
 
@@ -972,11 +920,9 @@ mod tests {
     fn crash_images_replay_to_a_prefix_with_torn_tail_truncated() {
         let sim = half_synced_log(20, 30);
         let mut torn_seen = false;
-        for model in [
-            CrashModel::ProcessKill,
-            CrashModel::PowerLossClean,
-            CrashModel::PowerLossTorn,
-        ] {
+        for model in
+            [CrashModel::ProcessKill, CrashModel::PowerLossClean, CrashModel::PowerLossTorn]
+        {
             for seed in 0..30 {
                 let image = sim.crash_image(model, seed);
                 let storage: Arc<dyn Storage> = Arc::new(image.clone());
@@ -993,10 +939,7 @@ mod tests {
                 }
                 // The tail was cut off durably.
                 let after = image.crash_image(CrashModel::PowerLossClean, 0);
-                assert_eq!(
-                    after.file_bytes(&wal_path()).unwrap().len() as u64,
-                    r.valid_len
-                );
+                assert_eq!(after.file_bytes(&wal_path()).unwrap().len() as u64, r.valid_len);
                 // Appending after replay continues the sequence.
                 let mut w = WalWriter::open_append(Arc::clone(&storage), wal_path(), &r).unwrap();
                 assert_eq!(w.append(b"next").unwrap(), r.next_seq);
@@ -1077,20 +1020,14 @@ mod tests {
         let sim = half_synced_log(1, 0);
         sim.flip_bit(&wal_path(), 13 * 8);
         let storage: Arc<dyn Storage> = Arc::new(sim);
-        assert!(matches!(
-            replay(&storage, &wal_path()),
-            Err(IngestError::Corrupt { .. })
-        ));
+        assert!(matches!(replay(&storage, &wal_path()), Err(IngestError::Corrupt { .. })));
     }
 
     #[test]
     fn missing_file_is_io_error_naming_it() {
         let (_sim, storage) = sim();
         let err = replay(&storage, &wal_path()).unwrap_err();
-        assert!(
-            matches!(err, IngestError::Io { ref file, .. } if file == &wal_path()),
-            "{err}"
-        );
+        assert!(matches!(err, IngestError::Io { ref file, .. } if file == &wal_path()), "{err}");
     }
 
     #[test]

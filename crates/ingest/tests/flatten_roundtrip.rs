@@ -115,10 +115,7 @@ fn rebuild(flat: &[(String, Value)]) -> Value {
                 other => panic!("path {path} crosses a leaf {other}"),
             };
         }
-        assert!(
-            obj.insert(last.to_string(), v.clone()).is_none(),
-            "path {path} twice"
-        );
+        assert!(obj.insert(last.to_string(), v.clone()).is_none(), "path {path} twice");
     }
     Value::Object(root)
 }
@@ -128,11 +125,7 @@ fn leaves(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
     match v {
         Value::Object(m) => {
             for (k, v) in m {
-                let p = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
                 leaves(&p, v, out);
             }
         }

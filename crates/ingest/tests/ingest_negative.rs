@@ -11,23 +11,13 @@ use tally_ingest::{
 type Snapshot = (String, Vec<FlatProp>, Vec<FlatScalar>, Vec<FlatEvent>);
 
 fn snapshot(b: &FlatBatch) -> Snapshot {
-    (
-        b.arena.clone(),
-        b.props.clone(),
-        b.list_elems.clone(),
-        b.events.clone(),
-    )
+    (b.arena.clone(), b.props.clone(), b.list_elems.clone(), b.events.clone())
 }
 
 /// A batch already holding one event, so that rollback is observable.
 fn seeded() -> FlatBatch {
     let mut b = FlatBatch::new();
-    parse_event(
-        br#"{"seed": "x", "l": [1, "y"]}"#,
-        &mut b,
-        &EventLimits::default(),
-    )
-    .unwrap();
+    parse_event(br#"{"seed": "x", "l": [1, "y"]}"#, &mut b, &EventLimits::default()).unwrap();
     b
 }
 
@@ -48,21 +38,12 @@ fn reject_with(raw: &[u8], limits: &EventLimits) -> IngestError {
     let mut b = seeded();
     let before = snapshot(&b);
     let err = match parse_event(raw, &mut b, limits) {
-        Ok(()) => panic!(
-            "accepted: {}",
-            String::from_utf8_lossy(&raw[..raw.len().min(200)])
-        ),
+        Ok(()) => panic!("accepted: {}", String::from_utf8_lossy(&raw[..raw.len().min(200)])),
         Err(e) => e,
     };
-    assert!(
-        snapshot(&b) == before,
-        "batch changed after rejection: {err}"
-    );
+    assert!(snapshot(&b) == before, "batch changed after rejection: {err}");
     // Errors never echo long values or names.
-    assert!(
-        err.to_string().chars().count() < 400,
-        "message too long: {err}"
-    );
+    assert!(err.to_string().chars().count() < 400, "message too long: {err}");
     err
 }
 
@@ -78,12 +59,7 @@ fn assert_code(raw: impl AsRef<[u8]>, code: ErrorCode) -> IngestError {
 
 fn assert_limit(e: &IngestError, code: ErrorCode, limit: Limit, max: usize) {
     match e {
-        IngestError::LimitExceeded {
-            code: c,
-            limit: l,
-            max: m,
-            ..
-        } => {
+        IngestError::LimitExceeded { code: c, limit: l, max: m, .. } => {
             assert_eq!((*c, *l, *m), (code, limit, max), "{e}");
         }
         other => panic!("expected a {limit} limit error, got {other:?}"),
@@ -125,22 +101,14 @@ fn string_length_bound() {
     accept(ok);
     let bad = format!(r#"{{"s":"{}"}}"#, "a".repeat(10_000));
     let e = assert_code(bad, ErrorCode::InvalidPropertyValue);
-    assert_limit(
-        &e,
-        ErrorCode::InvalidPropertyValue,
-        Limit::StringLength,
-        9_999,
-    );
+    assert_limit(&e, ErrorCode::InvalidPropertyValue, Limit::StringLength, 9_999);
     assert!(e.to_string().contains("\"s\""), "{e}");
 }
 
 #[test]
 fn string_length_counts_chars_not_bytes() {
     accept(format!(r#"{{"s":"{}"}}"#, "é".repeat(9_999)));
-    assert_code(
-        format!(r#"{{"s":"{}"}}"#, "é".repeat(10_000)),
-        ErrorCode::InvalidPropertyValue,
-    );
+    assert_code(format!(r#"{{"s":"{}"}}"#, "é".repeat(10_000)), ErrorCode::InvalidPropertyValue);
     // Escapes count as the character they stand for.
     accept(format!(r#"{{"s":"{}"}}"#, "\\u00e9".repeat(9_999)));
 }
@@ -149,12 +117,7 @@ fn string_length_counts_chars_not_bytes() {
 fn string_length_applies_to_list_elements() {
     accept(format!(r#"{{"l":["{}"]}}"#, "a".repeat(9_999)));
     let e = reject(format!(r#"{{"l":["x","{}"]}}"#, "a".repeat(10_000)));
-    assert_limit(
-        &e,
-        ErrorCode::InvalidPropertyValue,
-        Limit::StringLength,
-        9_999,
-    );
+    assert_limit(&e, ErrorCode::InvalidPropertyValue, Limit::StringLength, 9_999);
 }
 
 #[test]
@@ -175,10 +138,7 @@ fn depth_bound() {
 
 #[test]
 fn depth_bound_is_configurable() {
-    let limits = EventLimits {
-        max_depth: 2,
-        ..EventLimits::default()
-    };
+    let limits = EventLimits { max_depth: 2, ..EventLimits::default() };
     accept_with(nested(2).as_bytes(), &limits);
     let e = reject_with(nested(3).as_bytes(), &limits);
     assert_limit(&e, ErrorCode::InvalidEvent, Limit::NestingDepth, 2);
@@ -203,17 +163,11 @@ fn bomb_deep_objects() {
 fn bomb_deep_objects_past_serde_limit() {
     // Even with our limit set above serde_json's recursion limit, the parse
     // stops (serde's limit) and reports the nesting depth limit.
-    let limits = EventLimits {
-        max_depth: 100_000,
-        ..EventLimits::default()
-    };
+    let limits = EventLimits { max_depth: 100_000, ..EventLimits::default() };
     let e = reject_with(nested(100_000).as_bytes(), &limits);
     assert_eq!(e.code(), ErrorCode::InvalidEvent);
     match e {
-        IngestError::LimitExceeded {
-            limit: Limit::NestingDepth,
-            ..
-        } => {}
+        IngestError::LimitExceeded { limit: Limit::NestingDepth, .. } => {}
         other => panic!("{other:?}"),
     }
 }
@@ -225,17 +179,11 @@ fn bomb_deep_arrays() {
     assert_code(&deep, ErrorCode::InvalidEvent);
     assert_code("[".repeat(100_000), ErrorCode::InvalidEvent);
     // As a property: a list inside a list.
-    assert_code(
-        format!(r#"{{"a":{deep}}}"#),
-        ErrorCode::ListsOfNonPrimitivesNotAllowed,
-    );
+    assert_code(format!(r#"{{"a":{deep}}}"#), ErrorCode::ListsOfNonPrimitivesNotAllowed);
     // Inside the ignored keen.addons: the depth limit.
     let e = reject(format!(r#"{{"keen":{{"addons":{deep}}}}}"#));
     assert_limit(&e, ErrorCode::InvalidEvent, Limit::NestingDepth, 32);
-    let e = reject(format!(
-        r#"{{"keen":{{"addons":{}}}}}"#,
-        r#"{"a":"#.repeat(100_000)
-    ));
+    let e = reject(format!(r#"{{"keen":{{"addons":{}}}}}"#, r#"{"a":"#.repeat(100_000)));
     assert_limit(&e, ErrorCode::InvalidEvent, Limit::NestingDepth, 32);
     // As keen itself: not an object.
     assert_code(format!(r#"{{"keen":{deep}}}"#), ErrorCode::NamespaceType);
@@ -259,9 +207,7 @@ fn property_count_bound() {
 #[test]
 fn property_count_counts_leaves_lists_and_nulls() {
     // 999 leaves + a list + a null = 1,001 leaves; empty objects count nothing.
-    let mut body: Vec<String> = (0..999)
-        .map(|i| format!(r#""p{i}":{{"x":1,"e":{{}}}}"#))
-        .collect();
+    let mut body: Vec<String> = (0..999).map(|i| format!(r#""p{i}":{{"x":1,"e":{{}}}}"#)).collect();
     body.push(r#""l":[1,2]"#.into());
     let ok = format!("{{{}}}", body.join(","));
     accept(&ok);
@@ -275,15 +221,8 @@ fn bomb_wide_event_stops_at_property_limit() {
     let raw = props(50_000);
     assert!(raw.len() < 900_000);
     match reject(raw) {
-        IngestError::LimitExceeded {
-            limit: Limit::PropertyCount,
-            actual,
-            ..
-        } => {
-            assert_eq!(
-                actual, 1_001,
-                "parsing must stop at the first property over"
-            );
+        IngestError::LimitExceeded { limit: Limit::PropertyCount, actual, .. } => {
+            assert_eq!(actual, 1_001, "parsing must stop at the first property over");
         }
         other => panic!("{other:?}"),
     }
@@ -315,27 +254,17 @@ fn list_length_bound() {
         other => panic!("{other:?}"),
     }
     let e = reject(list(10_001));
-    assert_limit(
-        &e,
-        ErrorCode::InvalidPropertyValue,
-        Limit::ArrayLength,
-        10_000,
-    );
+    assert_limit(&e, ErrorCode::InvalidPropertyValue, Limit::ArrayLength, 10_000);
 }
 
 #[test]
 fn lists_hold_primitives_only() {
-    assert_code(
-        r#"{"l":[1,{"a":1}]}"#,
-        ErrorCode::ListsOfNonPrimitivesNotAllowed,
-    );
+    assert_code(r#"{"l":[1,{"a":1}]}"#, ErrorCode::ListsOfNonPrimitivesNotAllowed);
     assert_code(r#"{"l":[[1]]}"#, ErrorCode::ListsOfNonPrimitivesNotAllowed);
     assert_code(r#"{"l":[{}]}"#, ErrorCode::ListsOfNonPrimitivesNotAllowed);
     assert_code(r#"{"l":[[]]}"#, ErrorCode::ListsOfNonPrimitivesNotAllowed);
     let b = accept(r#"{"l":["a", 1, 2.5, true, null, "2024-06-12T14:35:20Z", 1e3]}"#);
-    let FlatValue::List(r) = only_value(&b) else {
-        panic!()
-    };
+    let FlatValue::List(r) = only_value(&b) else { panic!() };
     let elems = b.list(&r);
     assert!(matches!(elems[0], FlatScalar::Str(s) if b.str(s) == "a"));
     assert_eq!(
@@ -364,19 +293,9 @@ fn property_name_length_bound() {
     accept(format!(r#"{{"{}":1}}"#, "n".repeat(255)));
     accept(format!(r#"{{"{}":1}}"#, "é".repeat(255)));
     let e = reject(format!(r#"{{"{}":1}}"#, "n".repeat(256)));
-    assert_limit(
-        &e,
-        ErrorCode::InvalidPropertyName,
-        Limit::PropertyNameLength,
-        255,
-    );
+    assert_limit(&e, ErrorCode::InvalidPropertyName, Limit::PropertyNameLength, 255);
     let e = reject(format!(r#"{{"a":{{"{}":1}}}}"#, "é".repeat(256)));
-    assert_limit(
-        &e,
-        ErrorCode::InvalidPropertyName,
-        Limit::PropertyNameLength,
-        255,
-    );
+    assert_limit(&e, ErrorCode::InvalidPropertyName, Limit::PropertyNameLength, 255);
     // A 100 KB name is not echoed whole.
     let e = reject(format!(r#"{{"{}":1}}"#, "n".repeat(100_000)));
     assert!(e.to_string().len() < 400);
@@ -418,10 +337,7 @@ fn property_name_rules() {
 #[test]
 fn dot_message_names_the_path() {
     let e = assert_code(r#"{"a":{"bad.name":1}}"#, ErrorCode::InvalidPropertyName);
-    assert_eq!(
-        e.to_string(),
-        "property names may not contain '.': \"a.bad.name\""
-    );
+    assert_eq!(e.to_string(), "property names may not contain '.': \"a.bad.name\"");
 }
 
 #[test]
@@ -452,10 +368,7 @@ fn duplicate_keys() {
 fn duplicate_keys_in_wide_objects() {
     for n in [23, 24, 25, 100, 5_000] {
         let body: Vec<String> = (0..n).map(|i| format!(r#""k{i}":1"#)).collect();
-        let limits = EventLimits {
-            max_properties: 100_000,
-            ..EventLimits::default()
-        };
+        let limits = EventLimits { max_properties: 100_000, ..EventLimits::default() };
         accept_with(format!("{{{}}}", body.join(",")).as_bytes(), &limits);
         for dup in [0, n / 2, n - 1] {
             let raw = format!("{{{},\"k{dup}\":2}}", body.join(","));
@@ -478,10 +391,7 @@ fn number_range_and_typing() {
     assert_eq!(num("9223372036854775807"), int(i64::MAX));
     assert_eq!(num("-9223372036854775808"), int(i64::MIN));
     assert_eq!(num("1.5"), FlatValue::Scalar(FlatScalar::Float(1.5)));
-    assert_eq!(
-        num("-2.5e-3"),
-        FlatValue::Scalar(FlatScalar::Float(-0.0025))
-    );
+    assert_eq!(num("-2.5e-3"), FlatValue::Scalar(FlatScalar::Float(-0.0025)));
     assert_eq!(num("9.2e18"), int(9_200_000_000_000_000_000));
     for bad in [
         "9223372036854775808",
@@ -494,18 +404,12 @@ fn number_range_and_typing() {
         "-1e999999",
     ] {
         assert_code(format!(r#"{{"n":{bad}}}"#), ErrorCode::InvalidPropertyValue);
-        assert_code(
-            format!(r#"{{"l":[1,{bad}]}}"#),
-            ErrorCode::InvalidPropertyValue,
-        );
+        assert_code(format!(r#"{{"l":[1,{bad}]}}"#), ErrorCode::InvalidPropertyValue);
     }
     let million_digits = format!(r#"{{"n":{}}}"#, "9".repeat(1_000_000));
     // Over the event size limit first; with a larger limit, the number range.
     assert_code(&million_digits, ErrorCode::InvalidEvent);
-    let limits = EventLimits {
-        max_event_bytes: 2_000_000,
-        ..EventLimits::default()
-    };
+    let limits = EventLimits { max_event_bytes: 2_000_000, ..EventLimits::default() };
     let e = reject_with(million_digits.as_bytes(), &limits);
     assert_eq!(e.code(), ErrorCode::InvalidPropertyValue, "{e}");
     assert!(e.to_string().contains("\"n\""), "{e}");
@@ -515,10 +419,8 @@ fn number_range_and_typing() {
 fn primitives_and_empty_objects() {
     let b = accept(r#"{"t":true,"f":false,"z":null,"e":{},"o":{"e":{}},"s":"x"}"#);
     let props = last_props(&b);
-    let got: Vec<(&str, FlatValue)> = props
-        .iter()
-        .map(|p| (b.str(p.path), p.value.clone()))
-        .collect();
+    let got: Vec<(&str, FlatValue)> =
+        props.iter().map(|p| (b.str(p.path), p.value.clone())).collect();
     assert_eq!(got.len(), 4);
     assert_eq!(got[0], ("t", FlatValue::Scalar(FlatScalar::Bool(true))));
     assert_eq!(got[1], ("f", FlatValue::Scalar(FlatScalar::Bool(false))));
@@ -535,16 +437,10 @@ fn datetime_typing() {
     assert_eq!(v("2024-06-12T14:35:20.123Z"), dt);
     assert_eq!(v("2024-06-12T16:35:20.123+02:00"), dt);
     assert_eq!(v("2024-06-12T16:35:20.123456+0200"), dt);
-    for plain in [
-        "2024-06-12",
-        "2024-06-12T14:35:20",
-        "2024-06-12 14:35:20Z",
-        "2024-02-30T00:00:00Z",
-    ] {
-        assert!(
-            matches!(v(plain), FlatValue::Scalar(FlatScalar::Str(_))),
-            "{plain}"
-        );
+    for plain in
+        ["2024-06-12", "2024-06-12T14:35:20", "2024-06-12 14:35:20Z", "2024-02-30T00:00:00Z"]
+    {
+        assert!(matches!(v(plain), FlatValue::Scalar(FlatScalar::Str(_))), "{plain}");
     }
 }
 
@@ -577,11 +473,7 @@ fn invalid_json_and_encoding() {
     ] {
         assert_code(bad, ErrorCode::InvalidEvent);
     }
-    accept(
-        "{\"a\":\"\u{0}\u{1f}\"}"
-            .replace('\u{0}', "\\u0000")
-            .replace('\u{1f}', "\\u001f"),
-    );
+    accept("{\"a\":\"\u{0}\u{1f}\"}".replace('\u{0}', "\\u0000").replace('\u{1f}', "\\u001f"));
     accept(r#"{"emoji":"\ud83d\ude00"}"#);
 }
 
@@ -593,12 +485,7 @@ fn event_of(b: &FlatBatch) -> &FlatEvent {
 
 #[test]
 fn keen_must_be_an_object() {
-    for bad in [
-        r#"{"keen":1}"#,
-        r#"{"keen":"x"}"#,
-        r#"{"keen":[]}"#,
-        r#"{"keen":null}"#,
-    ] {
+    for bad in [r#"{"keen":1}"#, r#"{"keen":"x"}"#, r#"{"keen":[]}"#, r#"{"keen":null}"#] {
         assert_code(bad, ErrorCode::NamespaceType);
     }
     let b = accept(r#"{"keen":{},"a":1}"#);
@@ -621,27 +508,15 @@ fn keen_members() {
     assert_eq!(b.str(props[0].path), "x");
     let plain = accept(r#"{"x":1}"#);
     let ev = event_of(&plain);
-    assert_eq!(
-        (ev.timestamp, ev.location, ev.uniqueness_token),
-        (None, None, None)
-    );
+    assert_eq!((ev.timestamp, ev.location, ev.uniqueness_token), (None, None, None));
 }
 
 #[test]
 fn keen_unknown_member() {
-    let e = assert_code(
-        r#"{"keen":{"foo":1}}"#,
-        ErrorCode::InvalidKeenNamespaceProperty,
-    );
+    let e = assert_code(r#"{"keen":{"foo":1}}"#, ErrorCode::InvalidKeenNamespaceProperty);
     assert!(e.to_string().contains("keen.foo"), "{e}");
-    assert_code(
-        r#"{"keen":{"Timestamp":"2024-01-01"}}"#,
-        ErrorCode::InvalidKeenNamespaceProperty,
-    );
-    assert_code(
-        r#"{"keen":{"a.b":1}}"#,
-        ErrorCode::InvalidKeenNamespaceProperty,
-    );
+    assert_code(r#"{"keen":{"Timestamp":"2024-01-01"}}"#, ErrorCode::InvalidKeenNamespaceProperty);
+    assert_code(r#"{"keen":{"a.b":1}}"#, ErrorCode::InvalidKeenNamespaceProperty);
 }
 
 #[test]
@@ -716,12 +591,7 @@ fn keen_uniqueness_token_bound() {
     accept(tok(&format!("\"{}\"", "é".repeat(256))));
     accept(tok("\"x\""));
     let e = reject(tok(&format!("\"{}\"", "t".repeat(257))));
-    assert_limit(
-        &e,
-        ErrorCode::InvalidPropertyValue,
-        Limit::UniquenessTokenLength,
-        256,
-    );
+    assert_limit(&e, ErrorCode::InvalidPropertyValue, Limit::UniquenessTokenLength, 256);
     for bad in ["\"\"", "1", "null", "[\"a\"]", "{}"] {
         assert_code(tok(bad), ErrorCode::InvalidPropertyValue);
     }
@@ -729,15 +599,9 @@ fn keen_uniqueness_token_bound() {
 
 #[test]
 fn keen_addons_any_json() {
-    for v in [
-        "1",
-        "null",
-        "\"x\"",
-        "[]",
-        "{}",
-        r#"[{"a":{"b":[1,[2,[3]]]}}]"#,
-        r#"{"a.b":1,"$c":2}"#,
-    ] {
+    for v in
+        ["1", "null", "\"x\"", "[]", "{}", r#"[{"a":{"b":[1,[2,[3]]]}}]"#, r#"{"a.b":1,"$c":2}"#]
+    {
         let b = accept(format!(r#"{{"keen":{{"addons":{v}}}}}"#));
         assert!(last_props(&b).is_empty());
     }

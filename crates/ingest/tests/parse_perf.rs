@@ -65,8 +65,5 @@ fn serde_floor() {
         }
         best = best.min(t.elapsed().as_secs_f64());
     }
-    println!(
-        "serde IgnoredAny: {:.3} µs/event",
-        best / events.len() as f64 * 1e6
-    );
+    println!("serde IgnoredAny: {:.3} µs/event", best / events.len() as f64 * 1e6);
 }

@@ -29,10 +29,7 @@ fn sample_file_is_byte_identical_to_the_generator() {
         return;
     }
     let committed = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "cannot read {}: {e} (TALLY_BLESS=1 writes it)",
-            path.display()
-        )
+        panic!("cannot read {}: {e} (TALLY_BLESS=1 writes it)", path.display())
     });
     if committed != fresh {
         let first_diff = committed

@@ -105,22 +105,14 @@ pub(super) const TAGS: [&str; 20] = [
 ];
 
 pub(super) const ERRORS: [(&str, u64, &str); 10] = [
-    (
-        "TypeError",
-        0,
-        "cannot read properties of undefined (reading 'id')",
-    ),
+    ("TypeError", 0, "cannot read properties of undefined (reading 'id')"),
     ("NetworkError", 503, "service unavailable"),
     ("TimeoutError", 504, "request timed out after 30000 ms"),
     ("NotFound", 404, "resource not found: /api/v2/cart"),
     ("ServerError", 500, "internal server error"),
     ("PaymentDeclined", 402, "card declined by issuer"),
     ("RateLimited", 429, "too many requests, retry later"),
-    (
-        "ValidationError",
-        422,
-        "field 'email' is not a valid address",
-    ),
+    ("ValidationError", 422, "field 'email' is not a valid address"),
     ("AuthError", 401, "session expired, please sign in again"),
     ("ReferenceError", 0, "checkoutState is not defined"),
 ];

@@ -29,11 +29,7 @@ fn walk_names(v: &Value, path: &str, seen: &mut Vec<String>) {
                 !k.is_empty() && !k.contains('.') && !k.starts_with('$'),
                 "bad name {k:?} at {path}"
             );
-            let p = if path.is_empty() {
-                k.clone()
-            } else {
-                format!("{path}.{k}")
-            };
+            let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
             walk_names(v, &p, seen);
             seen.push(p);
         }
@@ -45,13 +41,7 @@ fn same_seed_same_bytes_other_seed_other_bytes() {
     let a = lines(GeneratorConfig::default(), 2_000);
     let b = lines(GeneratorConfig::default(), 2_000);
     assert_eq!(a, b);
-    let c = lines(
-        GeneratorConfig {
-            seed: 43,
-            ..GeneratorConfig::default()
-        },
-        2_000,
-    );
+    let c = lines(GeneratorConfig { seed: 43, ..GeneratorConfig::default() }, 2_000);
     assert_ne!(a, c);
 }
 
@@ -76,10 +66,7 @@ fn write_lines_equals_next_line() {
         g.next_line(&mut expected);
         expected.push('\n');
     }
-    assert_eq!(
-        lines(GeneratorConfig::sample(), 3_000),
-        expected.into_bytes()
-    );
+    assert_eq!(lines(GeneratorConfig::sample(), 3_000), expected.into_bytes());
 }
 
 #[test]
@@ -111,12 +98,8 @@ fn average_line_is_300_to_500_bytes() {
 fn collection_shares_are_about_right() {
     let all = parsed(20_000);
     let share = |c: &str| all.iter().filter(|(n, _)| n == c).count() as f64 / all.len() as f64;
-    for (c, want) in [
-        ("pageviews", 0.70),
-        ("purchases", 0.15),
-        ("signups", 0.10),
-        ("errors", 0.05),
-    ] {
+    for (c, want) in [("pageviews", 0.70), ("purchases", 0.15), ("signups", 0.10), ("errors", 0.05)]
+    {
         let got = share(c);
         assert!((got - want).abs() < 0.02, "{c}: {got}");
     }
@@ -127,39 +110,21 @@ fn conflict_nulls_and_missing_properties_occur() {
     let all = parsed(10_000);
     let events: Vec<&Value> = all.iter().map(|(n, v)| &v[n.as_str()]).collect();
     let app = |pred: fn(&Value) -> bool| {
-        events
-            .iter()
-            .filter(|e| e.get("app_version").is_some_and(pred))
-            .count()
+        events.iter().filter(|e| e.get("app_version").is_some_and(pred)).count()
     };
     assert!(app(Value::is_number) > 8_000);
     assert!(app(Value::is_string) > 500);
     assert!(events.iter().any(|e| e.get("app_version").is_none()));
     for key in ["coupon", "experiment"] {
-        assert!(
-            events
-                .iter()
-                .any(|e| e.get(key).is_some_and(Value::is_null)),
-            "{key}"
-        );
-        assert!(
-            events
-                .iter()
-                .any(|e| e.get(key).is_some_and(Value::is_string)),
-            "{key}"
-        );
+        assert!(events.iter().any(|e| e.get(key).is_some_and(Value::is_null)), "{key}");
+        assert!(events.iter().any(|e| e.get(key).is_some_and(Value::is_string)), "{key}");
     }
-    assert!(events
-        .iter()
-        .any(|e| e["error"].get("stack").is_some_and(Value::is_null)));
+    assert!(events.iter().any(|e| e["error"].get("stack").is_some_and(Value::is_null)));
     assert!(events.iter().any(|e| e.get("referrer").is_none()));
     assert!(events.iter().any(|e| e["user"].get("address").is_none()));
     assert!(events.iter().any(|e| e["device"].get("os").is_none()));
-    let tags: Vec<usize> = events
-        .iter()
-        .filter_map(|e| e.get("tags"))
-        .map(|t| t.as_array().unwrap().len())
-        .collect();
+    let tags: Vec<usize> =
+        events.iter().filter_map(|e| e.get("tags")).map(|t| t.as_array().unwrap().len()).collect();
     assert!(tags.contains(&0) && tags.contains(&3) && tags.iter().all(|&n| n <= 3));
 }
 
@@ -221,9 +186,7 @@ fn user_attributes_are_fixed_per_user() {
     // Skewed: the lowest 1% of ids (u000000..u009999) get about 21.5% of events.
     let top = plan.keys().filter(|id| id.as_str() < "u010000").count();
     let mut g = Generator::new(GeneratorConfig::default());
-    let hot = (0..10_000)
-        .filter(|_| g.skewed(DEFAULT_USERS, 3) < DEFAULT_USERS / 100)
-        .count();
+    let hot = (0..10_000).filter(|_| g.skewed(DEFAULT_USERS, 3) < DEFAULT_USERS / 100).count();
     assert!((1_800..2_500).contains(&hot), "{hot}");
     assert!(top > 0 && top < plan.len());
 }
@@ -240,9 +203,7 @@ fn timestamps_are_iso_utc_ms_inside_the_window() {
         let v: Value = serde_json::from_str(&s).unwrap();
         let ts = v["keen"]["timestamp"].as_str().unwrap();
         assert_eq!(ts.len(), 24, "{ts}");
-        let t = chrono::DateTime::parse_from_rfc3339(ts)
-            .unwrap()
-            .timestamp_millis();
+        let t = chrono::DateTime::parse_from_rfc3339(ts).unwrap().timestamp_millis();
         assert!((lo..hi).contains(&t), "{ts}");
         days.insert(ts[..10].to_string());
     }
@@ -252,15 +213,9 @@ fn timestamps_are_iso_utc_ms_inside_the_window() {
 #[test]
 fn timestamp_formatting_matches_chrono() {
     let mut g = Generator::new(GeneratorConfig::default());
-    for ms in [
-        0,
-        951_782_400_000,
-        1_709_164_800_000,
-        4_107_542_400_000,
-        MAX_MS,
-    ]
-    .into_iter()
-    .chain((0..2_000).map(|_| g.below(MAX_MS as u64 + 1) as i64))
+    for ms in [0, 951_782_400_000, 1_709_164_800_000, 4_107_542_400_000, MAX_MS]
+        .into_iter()
+        .chain((0..2_000).map(|_| g.below(MAX_MS as u64 + 1) as i64))
     {
         let mut s = String::new();
         push_timestamp(&mut s, ms);
@@ -274,16 +229,9 @@ fn timestamp_formatting_matches_chrono() {
 
 #[test]
 fn config_constants_are_what_they_say() {
-    let day = |s: &str| {
-        chrono::DateTime::parse_from_rfc3339(s)
-            .unwrap()
-            .timestamp_millis()
-    };
+    let day = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
     assert_eq!(DEFAULT_START_MS, day("2024-01-01T00:00:00Z"));
-    assert_eq!(
-        GeneratorConfig::sample().start_ms,
-        day("2024-06-01T00:00:00Z")
-    );
+    assert_eq!(GeneratorConfig::sample().start_ms, day("2024-06-01T00:00:00Z"));
     assert_eq!(MAX_MS, day("9999-12-31T23:59:59.999Z"));
 }
 
@@ -323,10 +271,7 @@ fn helpers() {
 
 #[test]
 fn tables_are_safe_ascii() {
-    let safe = |s: &str| {
-        s.bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-    };
+    let safe = |s: &str| s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\');
     let strs = REFERRERS
         .iter()
         .chain(&REFERRER_PREFIXES)

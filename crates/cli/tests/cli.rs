@@ -1,0 +1,179 @@
+//! The `tally` binary's contracts: commands, flags, JSON shapes, exit codes.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn tally(dir: &std::path::Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tally"));
+    cmd.args(args)
+        .env("TALLY_DATA_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut sin = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        sin.write_all(input).unwrap();
+    }
+    drop(sin);
+    child.wait_with_output().unwrap()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let s = String::from_utf8_lossy(&out.stdout);
+    let last = s
+        .lines()
+        .last()
+        .unwrap_or_else(|| panic!("no stdout; stderr: {}", String::from_utf8_lossy(&out.stderr)));
+    serde_json::from_str(last).unwrap()
+}
+
+#[test]
+fn ingest_reports_counts_errors_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = tally(
+        dir.path(),
+        &["ingest", "-"],
+        Some(b"{\"a\": {\"x\": 1}}\n{\"b\": {\"y\": [1, 2]}}\n"),
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert_eq!(json(&ok), serde_json::json!({"accepted": 2, "rejected": 0, "errors": []}));
+
+    let some_bad = tally(
+        dir.path(),
+        &["ingest", "-"],
+        Some(b"{\"a\": {\"x\": 1}}\n{oops\n{\"a\": {\"bad.name\": 1}}\n"),
+    );
+    assert_eq!(some_bad.status.code(), Some(3));
+    let j = json(&some_bad);
+    assert_eq!(j["accepted"], 1);
+    assert_eq!(j["rejected"], 2);
+    assert_eq!(j["errors"][0]["line"], 2);
+    assert_eq!(j["errors"][0]["error_code"], "InvalidEventError");
+    assert_eq!(j["errors"][1]["line"], 3);
+    assert_eq!(j["errors"][1]["error_code"], "InvalidPropertyNameError");
+    assert!(j["errors"][1]["message"].is_string());
+
+    let missing = tally(dir.path(), &["ingest", "/definitely/not/here.jsonl"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    let usage = tally(dir.path(), &["ingest", "--no-such-flag"], None);
+    assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn collection_and_batch_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tally(
+        dir.path(),
+        &["ingest", "--collection", "bare", "-"],
+        Some(b"{\"x\": 1}\n{\"x\": 2}\n"),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["accepted"], 2);
+
+    let body = br#"{"sign_ups": [{"username": "ada"}, {"username": "bob", "bad.name": 1}], "purchases": [{"price": 5}]}"#;
+    let out = tally(dir.path(), &["ingest", "--batch", "-"], Some(body));
+    assert_eq!(out.status.code(), Some(3));
+    let j = json(&out);
+    assert_eq!(j["sign_ups"][0], serde_json::json!({"success": true}));
+    assert_eq!(j["sign_ups"][1]["error"]["name"], "InvalidPropertyNameError");
+    assert_eq!(j["purchases"][0], serde_json::json!({"success": true}));
+
+    let out = tally(dir.path(), &["schema", "--collection", "bare"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let j = json(&out);
+    assert_eq!(j["name"], "bare");
+    assert_eq!(j["properties"]["x"], "num");
+    let out = tally(dir.path(), &["schema"], None);
+    let names: Vec<String> = json(&out)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["bare", "purchases", "sign_ups"]);
+}
+
+#[test]
+fn global_flags_before_or_after_the_subcommand() {
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other");
+    let d = other.to_str().unwrap();
+    let a = tally(
+        dir.path(),
+        &["--data-dir", d, "--project", "p9", "ingest", "--collection", "c", "-"],
+        Some(b"{\"x\": 1}\n"),
+    );
+    assert_eq!(a.status.code(), Some(0));
+    let b = tally(
+        dir.path(),
+        &["schema", "--data-dir", d, "--project", "p9", "--collection", "c"],
+        None,
+    );
+    assert_eq!(b.status.code(), Some(0), "{}", String::from_utf8_lossy(&b.stderr));
+    assert_eq!(json(&b)["properties"]["x"], "num");
+    assert!(other.join("projects").join("p9").exists());
+}
+
+#[test]
+fn project_create_show_and_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tally(dir.path(), &["project", "create", "Shop"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let j = json(&out);
+    let id = j["id"].as_str().unwrap().to_string();
+    assert_eq!(j["name"], "Shop");
+    for k in ["master", "write", "read"] {
+        let key = j["keys"][k].as_str().unwrap();
+        assert_eq!(key.len(), 64);
+        assert!(key.chars().all(|c| c.is_ascii_hexdigit()));
+    }
+    let show = tally(dir.path(), &["project", "show", "--project", &id], None);
+    assert_eq!(show.status.code(), Some(0));
+    let s = json(&show);
+    assert_eq!(s["id"], id.as_str());
+    assert!(s.get("keys").is_none(), "keys are shown only on create");
+
+    let write = j["keys"]["write"].as_str().unwrap();
+    let read = j["keys"]["read"].as_str().unwrap();
+    let w = tally(
+        dir.path(),
+        &["--project", &id, "--key", write, "ingest", "--collection", "c", "-"],
+        Some(b"{\"x\": 1}\n"),
+    );
+    assert_eq!(w.status.code(), Some(0));
+    let r = tally(
+        dir.path(),
+        &["--project", &id, "--key", read, "ingest", "--collection", "c", "-"],
+        Some(b"{\"x\": 1}\n"),
+    );
+    assert_eq!(r.status.code(), Some(1));
+    assert_eq!(json(&r)["error_code"], "InvalidApiKeyError");
+    let s = tally(dir.path(), &["--project", &id, "--key", read, "schema"], None);
+    assert_eq!(s.status.code(), Some(0));
+    let bad = tally(dir.path(), &["--project", &id, "--key", "00", "schema"], None);
+    assert_eq!(json(&bad)["error_code"], "InvalidApiKeyError");
+    let admin = tally(dir.path(), &["--project", &id, "--key", read, "project", "show"], None);
+    assert_eq!(json(&admin)["error_code"], "AdminOnlyEndpointError");
+
+    // No plaintext key anywhere under the data directory.
+    let mut stack = vec![dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let bytes = std::fs::read(&p).unwrap();
+                for k in ["master", "write", "read"] {
+                    let key = j["keys"][k].as_str().unwrap().as_bytes();
+                    assert!(
+                        !bytes.windows(key.len()).any(|w| w == key),
+                        "plaintext key in {}",
+                        p.display()
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,713 @@
+//! `Collection`: one named event collection — WAL, head, sealed segments,
+//! dictionaries and manifest — and the write path that keeps them durable.
+//!
+//! # Write path
+//!
+//! 1. The caller parses raw events into a [`FlatBatch`] (in parallel if it
+//!    likes) and hands the accepted indexes to [`Collection::append`].
+//! 2. Under the collection's writer lock, each event is checked against the
+//!    duplicate-token set and the column limit (a dry run: nothing changes).
+//! 3. The events that pass are written as ONE WAL record (a batch is wholly
+//!    in the log or wholly out) and, with [`Durability::Sync`], fsynced.
+//! 4. Only then are they appended to the head, and the call returns: the
+//!    events are acknowledged.
+//! 5. When the head reaches [`CollectionOptions::segment_rows`] (or on
+//!    [`Collection::flush`]), it is sealed: sorted by `keen.timestamp` into
+//!    a segment, written as Parquet + index sidecar, new dictionary entries
+//!    appended, a fresh WAL started, and the manifest replaced atomically.
+//!
+//! A failed WAL write or fsync poisons the collection: it refuses writes
+//! until the engine is reopened (retrying after a failed fsync can lose
+//! acknowledged data).
+//!
+//! # Directory layout
+//!
+//! ```text
+//! <collection dir>/
+//!   MANIFEST                    current manifest (see crate::manifest)
+//!   wal-<first seq:016x>.log    the write-ahead log named by the manifest
+//!   seg-<id:016x>.parquet       sealed segment data (plain typed Parquet)
+//!   seg-<id:016x>.idx           its index sidecar (bitmaps, statistics)
+//!   dict-<column id:08x>.dict   append-only dictionary of one string/list column
+//! ```
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::clock::Clock;
+use crate::dict::{DictFileState, Dictionary, Dicts};
+use crate::error::{IngestError, Result};
+use crate::event::parse_event;
+use crate::flat::{EventLimits, FlatBatch, FlatValue};
+use crate::head::Head;
+use crate::manifest::{DictFileEntry, Manifest, MANIFEST_FILE};
+use crate::persist::{read_segment, write_segment};
+use crate::schema::{Schema, DEFAULT_MAX_COLUMNS};
+use crate::schema::{LOCATION_PATH, UNIQUENESS_TOKEN_PATH};
+use crate::segment::{build_segment, Segment};
+use crate::snapshot::Snapshot;
+use crate::storage::{read_all, replace_atomic, Storage};
+use crate::value::{EventId, SegmentId, SeqNo, ValueType};
+use crate::wal::{replay, TornTail, WalWriter};
+
+/// When acknowledged events become durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync the WAL before every append returns (the default): an
+    /// acknowledged event survives process kill and power loss.
+    #[default]
+    Sync,
+    /// Write every batch to the OS before acknowledging it, but fsync only
+    /// at seal, flush, close and every [`BUFFERED_SYNC_BYTES`] of WAL.
+    /// A process kill loses nothing; a power loss can lose the batches
+    /// acknowledged since the last fsync.
+    Buffered,
+}
+
+/// In [`Durability::Buffered`] mode, the WAL is fsynced after this many bytes.
+pub const BUFFERED_SYNC_BYTES: u64 = 64 << 20;
+
+/// Default for [`CollectionOptions::segment_rows`].
+pub const DEFAULT_SEGMENT_ROWS: usize = 1 << 20;
+
+/// Head tails frozen for snapshots are merged once there are this many.
+const MAX_FROZEN_PARTS: usize = 8;
+
+/// Segment ids at or above this are in-memory head parts, never persisted.
+const HEAD_PART_ID_BASE: SegmentId = 1 << 63;
+
+/// Tuning of one collection.
+#[derive(Debug, Clone)]
+pub struct CollectionOptions {
+    /// When acknowledged events become durable.
+    pub durability: Durability,
+    /// The head is sealed into a segment at this many rows.
+    pub segment_rows: usize,
+    /// Per-event limits.
+    pub limits: EventLimits,
+    /// Maximum typed columns per collection.
+    pub max_columns: usize,
+}
+
+impl Default for CollectionOptions {
+    fn default() -> Self {
+        CollectionOptions {
+            durability: Durability::Sync,
+            segment_rows: DEFAULT_SEGMENT_ROWS,
+            limits: EventLimits::default(),
+            max_columns: DEFAULT_MAX_COLUMNS,
+        }
+    }
+}
+
+/// What opening a collection found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// WAL records replayed into the head.
+    pub replayed_records: usize,
+    /// Events replayed into the head.
+    pub replayed_events: usize,
+    /// A torn WAL tail that was truncated.
+    pub torn_tail: Option<TornTail>,
+    /// Files not named by the manifest that were removed.
+    pub removed_orphans: Vec<PathBuf>,
+}
+
+/// The result of [`Collection::append`]: one entry per event given.
+#[derive(Debug, Default)]
+pub struct AppendOutcome {
+    /// `Ok` = acknowledged (stored, or a suppressed duplicate); `Err` = rejected.
+    pub results: Vec<Result<()>>,
+    /// Events stored (duplicates and rejections excluded).
+    pub stored: usize,
+}
+
+/// A handle to one collection. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Collection {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Collection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collection").field("name", &self.inner.name).finish()
+    }
+}
+
+struct Inner {
+    name: String,
+    dir: PathBuf,
+    storage: Arc<dyn Storage>,
+    clock: Arc<dyn Clock>,
+    opts: CollectionOptions,
+    writer: Mutex<Writer>,
+}
+
+struct Writer {
+    wal: WalWriter,
+    manifest: Manifest,
+    segments: Vec<Arc<Segment>>,
+    head: Head,
+    schema: Schema,
+    dicts: Dicts,
+    /// Head rows `[0, frozen_upto)` are covered by `frozen`.
+    frozen: Vec<Arc<Segment>>,
+    frozen_upto: usize,
+    next_part_id: SegmentId,
+    published: Option<Arc<Snapshot>>,
+    id_prefix: [u8; 4],
+    id_counter: u32,
+    poisoned: bool,
+    unsynced_bytes: u64,
+}
+
+fn wal_name(first_seq: SeqNo) -> String {
+    format!("wal-{first_seq:016x}.log")
+}
+
+fn dict_name(column: u32) -> String {
+    format!("dict-{column:08x}.dict")
+}
+
+/// Limits used when replaying the WAL: acknowledged data is never refused
+/// because limits were tightened between runs.
+fn replay_limits() -> EventLimits {
+    EventLimits {
+        max_event_bytes: usize::MAX,
+        max_depth: 120,
+        max_properties: usize::MAX,
+        max_string_chars: usize::MAX,
+        max_property_name_chars: usize::MAX,
+        max_list_len: usize::MAX,
+    }
+}
+
+impl Collection {
+    /// Opens the collection in `dir`, creating it (durably) if the directory
+    /// holds no manifest.
+    pub fn open(
+        storage: Arc<dyn Storage>,
+        dir: PathBuf,
+        name: &str,
+        clock: Arc<dyn Clock>,
+        opts: CollectionOptions,
+    ) -> Result<(Collection, OpenReport)> {
+        let mut report = OpenReport::default();
+        storage.create_dir_all(&dir).map_err(|e| IngestError::io(&dir, e))?;
+        let manifest_path = dir.join(MANIFEST_FILE);
+        let exists =
+            storage.exists(&manifest_path).map_err(|e| IngestError::io(&manifest_path, e))?;
+        let manifest = if exists {
+            let bytes = read_all(&*storage, &manifest_path)
+                .map_err(|e| IngestError::io(&manifest_path, e))?;
+            Manifest::decode(&bytes, &manifest_path)?
+        } else {
+            // A fresh collection (or one whose creation was interrupted before
+            // its first manifest: nothing in it was ever acknowledged).
+            for f in storage.list(&dir).map_err(|e| IngestError::io(&dir, e))? {
+                storage.remove(&f).map_err(|e| IngestError::io(&f, e))?;
+            }
+            let wal_file = wal_name(1);
+            let wal_path = dir.join(&wal_file);
+            drop(WalWriter::create(storage.clone(), wal_path, 1)?);
+            let manifest = Manifest {
+                collection: name.to_string(),
+                generation: 1,
+                last_seq: 0,
+                wal_file,
+                next_segment_id: 1,
+                segments: Vec::new(),
+                schema: Schema::new().with_max_columns(opts.max_columns),
+                dictionaries: Vec::new(),
+            };
+            replace_atomic(&*storage, &manifest_path, &manifest.encode()?)
+                .map_err(|e| IngestError::io(&manifest_path, e))?;
+            if let Some(parent) = dir.parent() {
+                storage.sync_dir(parent).map_err(|e| IngestError::io(parent, e))?;
+            }
+            manifest
+        };
+
+        // Garbage from interrupted seals: anything the manifest does not name.
+        let mut named: HashSet<String> = HashSet::new();
+        named.insert(MANIFEST_FILE.to_string());
+        named.insert(manifest.wal_file.clone());
+        for s in &manifest.segments {
+            named.insert(s.parquet.name.clone());
+            named.insert(s.index.name.clone());
+            if let Some(d) = &s.deletes {
+                named.insert(d.name.clone());
+            }
+        }
+        for d in &manifest.dictionaries {
+            named.insert(d.file.clone());
+        }
+        for f in storage.list(&dir).map_err(|e| IngestError::io(&dir, e))? {
+            let fname = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if !named.contains(&fname) {
+                storage.remove(&f).map_err(|e| IngestError::io(&f, e))?;
+                report.removed_orphans.push(f);
+            }
+        }
+        if !report.removed_orphans.is_empty() {
+            storage.sync_dir(&dir).map_err(|e| IngestError::io(&dir, e))?;
+        }
+
+        // Dictionaries: exactly the committed prefix of each file.
+        let mut schema = manifest.schema.clone().with_max_columns(opts.max_columns);
+        let mut dicts = Dicts::new();
+        for d in &manifest.dictionaries {
+            let path = dir.join(&d.file);
+            let dict = Dictionary::load(&*storage, &path, d.state)?;
+            dicts.insert(d.column, Arc::new(dict));
+        }
+
+        // Segments.
+        let mut segments = Vec::with_capacity(manifest.segments.len());
+        for files in &manifest.segments {
+            segments.push(Arc::new(read_segment(&*storage, &dir, files, &schema, &dicts)?));
+        }
+
+        // WAL replay past the manifest.
+        let wal_path = dir.join(&manifest.wal_file);
+        let replayed = replay(&storage, &wal_path)?;
+        report.torn_tail = replayed.torn_tail;
+        let mut head = Head::new();
+        let limits = replay_limits();
+        for rec in &replayed.records {
+            if rec.seq <= manifest.last_seq {
+                continue;
+            }
+            let events = decode_wal_payload(&rec.payload, &wal_path)?;
+            report.replayed_records += 1;
+            for ev in events {
+                let mut batch = FlatBatch::new();
+                parse_event(ev.raw, &mut batch, &limits).map_err(|e| {
+                    IngestError::corrupt(
+                        &wal_path,
+                        format!("record {} does not replay: {e}", rec.seq),
+                    )
+                })?;
+                head.append(&batch, 0, ev.created_at, ev.id, &mut schema, &mut dicts).map_err(
+                    |e| {
+                        IngestError::corrupt(
+                            &wal_path,
+                            format!("record {} does not replay: {e}", rec.seq),
+                        )
+                    },
+                )?;
+                report.replayed_events += 1;
+            }
+        }
+        let wal = if replayed.first_seq.is_none() {
+            // The log's header never became durable: it holds no record.
+            storage.remove(&wal_path).map_err(|e| IngestError::io(&wal_path, e))?;
+            WalWriter::create(storage.clone(), wal_path, manifest.last_seq + 1)?
+        } else {
+            WalWriter::open_append(storage.clone(), wal_path, &replayed)?
+        };
+
+        let mut id_prefix = [0u8; 4];
+        getrandom::fill(&mut id_prefix)
+            .map_err(|e| IngestError::Internal(format!("os random source: {e}")))?;
+        let writer = Writer {
+            wal,
+            manifest,
+            segments,
+            head,
+            schema,
+            dicts,
+            frozen: Vec::new(),
+            frozen_upto: 0,
+            next_part_id: HEAD_PART_ID_BASE,
+            published: None,
+            id_prefix,
+            id_counter: 0,
+            poisoned: false,
+            unsynced_bytes: 0,
+        };
+        let coll = Collection {
+            inner: Arc::new(Inner {
+                name: name.to_string(),
+                dir,
+                storage,
+                clock,
+                opts,
+                writer: Mutex::new(writer),
+            }),
+        };
+        Ok((coll, report))
+    }
+
+    /// The collection's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The collection's directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options this collection was opened with.
+    pub fn options(&self) -> &CollectionOptions {
+        &self.inner.opts
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Writer> {
+        // A panic while holding the lock cannot leave acknowledged data
+        // inconsistent (the WAL is the source of truth), so recover the guard.
+        self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends the events `events` (indexes into `batch`) whose raw JSON
+    /// bytes are `raw[batch.events[i].raw]`.
+    ///
+    /// Returns per-event results (a suppressed duplicate is `Ok`), or an
+    /// error when the WAL write failed — then nothing of this call is stored
+    /// and the collection is poisoned.
+    pub fn append(&self, batch: &FlatBatch, raw: &[u8], events: &[usize]) -> Result<AppendOutcome> {
+        let mut w = self.lock();
+        if w.poisoned || w.wal.is_poisoned() {
+            return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
+        }
+        let now = self.inner.clock.now_ms();
+        let mut outcome = AppendOutcome { results: Vec::with_capacity(events.len()), stored: 0 };
+        let token_col = w.schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
+        let mut batch_tokens: HashSet<&str> = HashSet::new();
+        let mut accepted: Vec<(usize, EventId)> = Vec::with_capacity(events.len());
+        let mut new_columns: HashSet<(String, ValueType)> = HashSet::new();
+        for &i in events {
+            let ev = &batch.events[i];
+            if let Some(tok) = ev.uniqueness_token {
+                let tok = batch.str(tok);
+                let seen =
+                    token_col.and_then(|c| w.dicts.get(c)).is_some_and(|d| d.lookup(tok).is_some());
+                if seen || !batch_tokens.insert(tok) {
+                    outcome.results.push(Ok(()));
+                    continue;
+                }
+            }
+            if let Err(e) = check_columns(&w.schema, batch, i, &mut new_columns) {
+                if let Some(tok) = ev.uniqueness_token {
+                    batch_tokens.remove(batch.str(tok));
+                }
+                outcome.results.push(Err(e));
+                continue;
+            }
+            let id = w.next_event_id(now);
+            accepted.push((i, id));
+            outcome.results.push(Ok(()));
+        }
+        if accepted.is_empty() {
+            return Ok(outcome);
+        }
+        let payload = encode_wal_payload(batch, raw, &accepted, now);
+        if let Err(e) = w.write_wal(&payload, self.inner.opts.durability) {
+            w.poisoned = true;
+            return Err(e);
+        }
+        let Writer { head, schema, dicts, .. } = &mut *w;
+        for &(i, id) in &accepted {
+            head.append(batch, i, now, id, schema, dicts).map_err(|e| {
+                IngestError::Internal(format!("head append after a successful dry run: {e}"))
+            })?;
+        }
+        outcome.stored = accepted.len();
+        w.published = None;
+        if w.head.len() >= self.inner.opts.segment_rows {
+            self.seal_locked(&mut w)?;
+        }
+        Ok(outcome)
+    }
+
+    /// Seals the head into a segment now (no-op when it is empty) and makes
+    /// the WAL durable.
+    pub fn flush(&self) -> Result<()> {
+        let mut w = self.lock();
+        if w.poisoned {
+            return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
+        }
+        if w.head.is_empty() {
+            if w.unsynced_bytes > 0 {
+                w.wal.sync().inspect_err(|_| w.poisoned = true)?;
+                w.unsynced_bytes = 0;
+            }
+            return Ok(());
+        }
+        self.seal_locked(&mut w)
+    }
+
+    /// Makes every acknowledged event durable (fsyncs a buffered WAL).
+    pub fn sync(&self) -> Result<()> {
+        let mut w = self.lock();
+        if w.poisoned {
+            return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
+        }
+        if w.unsynced_bytes > 0 {
+            w.wal.sync().inspect_err(|_| w.poisoned = true)?;
+            w.unsynced_bytes = 0;
+        }
+        Ok(())
+    }
+
+    fn seal_locked(&self, w: &mut Writer) -> Result<()> {
+        let result = self.seal_inner(w);
+        if result.is_err() {
+            // The durable state is still the old manifest + old WAL, which
+            // hold every acknowledged event; refuse writes until reopen.
+            w.poisoned = true;
+        }
+        result
+    }
+
+    fn seal_inner(&self, w: &mut Writer) -> Result<()> {
+        let storage = &*self.inner.storage;
+        let dir = &self.inner.dir;
+        if w.unsynced_bytes > 0 {
+            w.wal.sync()?;
+            w.unsynced_bytes = 0;
+        }
+        let seg_id = w.manifest.next_segment_id;
+        let n = w.head.len();
+        let seg = build_segment(&w.head, 0..n, &w.schema, &w.dicts, seg_id);
+        let files = write_segment(storage, dir, &seg, &w.schema, &w.dicts)?;
+
+        // Dictionaries: append the entries added since the last commit.
+        let mut dict_entries = Vec::new();
+        for (column, dict) in w.dicts.iter() {
+            let prev = w
+                .manifest
+                .dictionaries
+                .iter()
+                .find(|d| d.column == column)
+                .map(|d| d.state)
+                .unwrap_or(DictFileState::default());
+            let file = dict_name(column);
+            let state = dict.append_to_file(storage, &dir.join(&file), prev)?;
+            dict_entries.push(DictFileEntry { column, file, state });
+        }
+        storage.sync_dir(dir).map_err(|e| IngestError::io(dir, e))?;
+
+        // A fresh WAL for the rows that come after this seal.
+        let next_seq = w.wal.next_seq();
+        let new_wal = wal_name(next_seq);
+        let new_wal_path = dir.join(&new_wal);
+        if storage.exists(&new_wal_path).map_err(|e| IngestError::io(&new_wal_path, e))? {
+            storage.remove(&new_wal_path).map_err(|e| IngestError::io(&new_wal_path, e))?;
+        }
+        let wal = WalWriter::create(self.inner.storage.clone(), new_wal_path, next_seq)?;
+
+        let mut manifest = w.manifest.clone();
+        manifest.generation += 1;
+        manifest.last_seq = next_seq - 1;
+        let old_wal = std::mem::replace(&mut manifest.wal_file, new_wal);
+        manifest.next_segment_id = seg_id + 1;
+        manifest.segments.push(files);
+        manifest.schema = w.schema.clone();
+        manifest.dictionaries = dict_entries;
+        let manifest_path = dir.join(MANIFEST_FILE);
+        replace_atomic(storage, &manifest_path, &manifest.encode()?)
+            .map_err(|e| IngestError::io(&manifest_path, e))?;
+
+        // Committed: switch over in memory, then drop the old log.
+        w.manifest = manifest;
+        w.wal = wal;
+        w.segments.push(Arc::new(seg));
+        w.head = Head::new();
+        w.frozen.clear();
+        w.frozen_upto = 0;
+        w.published = None;
+        if old_wal != w.manifest.wal_file {
+            let p = dir.join(&old_wal);
+            storage.remove(&p).map_err(|e| IngestError::io(&p, e))?;
+        }
+        Ok(())
+    }
+
+    /// An immutable read view including every acknowledged event.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        let mut w = self.lock();
+        if let Some(s) = &w.published {
+            return s.clone();
+        }
+        let n = w.head.len();
+        if n > w.frozen_upto {
+            if w.frozen.len() >= MAX_FROZEN_PARTS {
+                w.frozen.clear();
+                w.frozen_upto = 0;
+            }
+            let id = w.next_part_id;
+            w.next_part_id += 1;
+            let part = build_segment(&w.head, w.frozen_upto..n, &w.schema, &w.dicts, id);
+            w.frozen.push(Arc::new(part));
+            w.frozen_upto = n;
+        }
+        let mut segments = w.segments.clone();
+        segments.extend(w.frozen.iter().cloned());
+        let snap = Arc::new(Snapshot::new(
+            self.inner.name.clone(),
+            segments,
+            Arc::new(w.schema.clone()),
+            w.dicts.clone(),
+        ));
+        w.published = Some(snap.clone());
+        snap
+    }
+
+    /// Number of sealed segments.
+    pub fn sealed_segments(&self) -> usize {
+        self.lock().segments.len()
+    }
+
+    /// Rows in the head (acknowledged, not yet sealed).
+    pub fn head_rows(&self) -> usize {
+        self.lock().head.len()
+    }
+
+    /// True when a failed write poisoned the collection.
+    pub fn is_poisoned(&self) -> bool {
+        self.lock().poisoned
+    }
+}
+
+impl Writer {
+    fn next_event_id(&mut self, now_ms: i64) -> EventId {
+        let mut id = [0u8; 12];
+        let secs = (now_ms.div_euclid(1000)) as u32;
+        id[0..4].copy_from_slice(&secs.to_be_bytes());
+        id[4..8].copy_from_slice(&self.id_prefix);
+        id[8..12].copy_from_slice(&self.id_counter.to_be_bytes());
+        self.id_counter = self.id_counter.wrapping_add(1);
+        if self.id_counter == 0 {
+            // 2^32 ids under one prefix: take a fresh random prefix.
+            let _ = getrandom::fill(&mut self.id_prefix);
+        }
+        EventId(id)
+    }
+
+    fn write_wal(&mut self, payload: &[u8], durability: Durability) -> Result<()> {
+        self.wal.append(payload)?;
+        self.unsynced_bytes += payload.len() as u64;
+        let must_sync = match durability {
+            Durability::Sync => true,
+            Durability::Buffered => self.unsynced_bytes >= BUFFERED_SYNC_BYTES,
+        };
+        if must_sync {
+            self.wal.sync()?;
+            self.unsynced_bytes = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Dry run of the column limit: the new columns this event would add.
+fn check_columns(
+    schema: &Schema,
+    batch: &FlatBatch,
+    i: usize,
+    new_columns: &mut HashSet<(String, ValueType)>,
+) -> Result<()> {
+    let mut mine: Vec<(String, ValueType)> = Vec::new();
+    let ev = &batch.events[i];
+    let mut consider = |path: &str, ty: ValueType| {
+        if schema.id(path, ty).is_none() {
+            let key = (path.to_string(), ty);
+            if !new_columns.contains(&key) && !mine.contains(&key) {
+                mine.push(key);
+            }
+        }
+    };
+    for p in batch.props_of(i) {
+        let ty = match &p.value {
+            FlatValue::Scalar(s) => s.value_type(),
+            FlatValue::List(_) => ValueType::List,
+            FlatValue::Geo(_) => ValueType::Geo,
+        };
+        consider(batch.str(p.path), ty);
+    }
+    if ev.location.is_some() {
+        consider(LOCATION_PATH, ValueType::Geo);
+    }
+    if ev.uniqueness_token.is_some() {
+        consider(UNIQUENESS_TOKEN_PATH, ValueType::String);
+    }
+    if mine.is_empty() {
+        return Ok(());
+    }
+    let total = schema.len() + new_columns.len() + mine.len();
+    if total > schema.max_columns() {
+        return Err(IngestError::LimitExceeded {
+            code: crate::error::ErrorCode::InvalidEvent,
+            what: "collection".into(),
+            limit: crate::error::Limit::ColumnCount,
+            max: schema.max_columns(),
+            actual: total,
+        });
+    }
+    new_columns.extend(mine);
+    Ok(())
+}
+
+/// WAL payload of one append (format version 1, little-endian):
+/// `u8 version = 1 | u32 event count | per event: i64 created_at ms |
+/// [u8; 12] keen.id | u32 raw length | raw JSON bytes`.
+fn encode_wal_payload(
+    batch: &FlatBatch,
+    raw: &[u8],
+    accepted: &[(usize, EventId)],
+    created_at: i64,
+) -> Vec<u8> {
+    let total: usize = accepted.iter().map(|&(i, _)| batch.events[i].raw.len() + 24).sum();
+    let mut out = Vec::with_capacity(total + 5);
+    out.push(1u8);
+    out.extend_from_slice(&(accepted.len() as u32).to_le_bytes());
+    for &(i, id) in accepted {
+        let r = &raw[batch.events[i].raw.clone()];
+        out.extend_from_slice(&created_at.to_le_bytes());
+        out.extend_from_slice(&id.0);
+        out.extend_from_slice(&(r.len() as u32).to_le_bytes());
+        out.extend_from_slice(r);
+    }
+    out
+}
+
+struct WalEvent<'a> {
+    created_at: i64,
+    id: EventId,
+    raw: &'a [u8],
+}
+
+fn decode_wal_payload<'a>(payload: &'a [u8], file: &Path) -> Result<Vec<WalEvent<'a>>> {
+    let bad = |why: &str| IngestError::corrupt(file, format!("bad wal payload: {why}"));
+    let (&version, rest) = payload.split_first().ok_or_else(|| bad("empty"))?;
+    if version != 1 {
+        return Err(bad("unknown payload version"));
+    }
+    if rest.len() < 4 {
+        return Err(bad("short count"));
+    }
+    let count = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes")) as usize;
+    let mut pos = 4;
+    let mut out = Vec::with_capacity(count.min(rest.len() / 24));
+    for _ in 0..count {
+        if rest.len() < pos + 24 {
+            return Err(bad("short event header"));
+        }
+        let created_at = i64::from_le_bytes(rest[pos..pos + 8].try_into().expect("8 bytes"));
+        let id: [u8; 12] = rest[pos + 8..pos + 20].try_into().expect("12 bytes");
+        let len =
+            u32::from_le_bytes(rest[pos + 20..pos + 24].try_into().expect("4 bytes")) as usize;
+        pos += 24;
+        if rest.len() < pos + len {
+            return Err(bad("short event body"));
+        }
+        out.push(WalEvent { created_at, id: EventId(id), raw: &rest[pos..pos + len] });
+        pos += len;
+    }
+    if pos != rest.len() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(out)
+}

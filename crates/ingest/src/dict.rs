@@ -1,0 +1,580 @@
+//! Collection-wide, append-only string dictionaries.
+//!
+//! A collection has one [`Dictionary`] per string column and one per list
+//! column. Ids are dense `u32`s from 0 in insertion order and never change,
+//! so the same value has the same id in every segment and after reopening;
+//! group_by and count_unique merge ids, never strings.
+//!
+//! List elements are interned as their canonical JSON text (see
+//! [`list_elem_text`]): `"a"`, `42`, `1.5`, `true`, `null`, and datetimes as
+//! the JSON string `"YYYY-MM-DDTHH:MM:SS.sssZ"`. That is unambiguous because a
+//! string holding a zoned date-time is always typed `datetime` (§0).
+//!
+//! # Memory
+//!
+//! Values live in one byte arena with a `u64` end offset each; the hash
+//! table is an open-addressing array of `u64` slots (32 hash bits + id), so a
+//! value costs its bytes plus about 20 bytes (worst case after vector growth
+//! about twice that), not an allocation per value.
+//!
+//! # Concurrency
+//!
+//! The single writer calls [`Dictionary::intern`] through `&self`; query
+//! threads call [`Dictionary::lookup`] / [`Dictionary::value`] or take a
+//! [`DictReader`] for bulk access. An interior `RwLock` guards the state.
+//!
+//! # File format
+//!
+//! One append-only file per dictionary, little-endian:
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     magic b"TLYDICT1"
+//! 8       ...   chunk*
+//!
+//! chunk:
+//! 0       4     count   u32   entries in this chunk (> 0)
+//! 4       4     crc32c  u32   over the entry bytes that follow (not count)
+//! 8       ...   count × entry
+//!
+//! entry:
+//! 0       4     len     u32   byte length of the value
+//! 4       len   bytes         UTF-8 value
+//! ```
+//!
+//! Entries appear in id order, so entry *k* of the file has id *k*. The
+//! manifest records the committed byte length and entry count
+//! ([`DictFileState`]); bytes past the committed length (a crash after an
+//! append but before the manifest) are ignored and truncated by the next
+//! append.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::path::Path;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::datetime::format_datetime;
+use crate::error::{IngestError, Result};
+use crate::flat::{FlatBatch, FlatScalar};
+use crate::storage::{read_all, Storage};
+use crate::value::{ColumnId, DictId};
+
+/// Magic bytes at the start of every dictionary file.
+pub const DICT_MAGIC: &[u8; 8] = b"TLYDICT1";
+
+#[derive(Debug)]
+struct Inner {
+    bytes: Vec<u8>,
+    ends: Vec<u64>,
+    /// 0 = empty, else `(hash >> 32) << 32 | (id + 1)`.
+    slots: Vec<u64>,
+}
+
+impl Inner {
+    fn get(&self, id: usize) -> &str {
+        let start = if id == 0 { 0 } else { self.ends[id - 1] as usize };
+        let end = self.ends[id] as usize;
+        std::str::from_utf8(&self.bytes[start..end]).expect("the arena holds whole UTF-8 values")
+    }
+
+    fn find(&self, hash: u64, s: &str) -> std::result::Result<DictId, usize> {
+        let mask = self.slots.len() - 1;
+        let tag = hash >> 32;
+        let mut i = (hash as usize) & mask;
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return Err(i);
+            }
+            let id = (slot & 0xffff_ffff) as usize - 1;
+            if slot >> 32 == tag && self.get(id) == s {
+                return Ok(id as DictId);
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self, hasher: &RandomState) {
+        let cap = self.slots.len() * 2;
+        let mut slots = vec![0u64; cap];
+        let mask = cap - 1;
+        for id in 0..self.ends.len() {
+            let h = hasher.hash_one(self.get(id));
+            let mut i = (h as usize) & mask;
+            while slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            slots[i] = ((h >> 32) << 32) | (id as u64 + 1);
+        }
+        self.slots = slots;
+    }
+}
+
+/// An append-only string dictionary (see the module docs).
+#[derive(Debug)]
+pub struct Dictionary {
+    inner: RwLock<Inner>,
+    hasher: RandomState,
+}
+
+impl Default for Dictionary {
+    fn default() -> Self {
+        Dictionary::new()
+    }
+}
+
+impl PartialEq for Dictionary {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (self.read(), other.read());
+        a.ends == b.ends && a.bytes == b.bytes
+    }
+}
+
+/// Read access to a [`Dictionary`] under one lock acquisition, for bulk work.
+pub struct DictReader<'a> {
+    inner: RwLockReadGuard<'a, Inner>,
+    hasher: &'a RandomState,
+}
+
+impl DictReader<'_> {
+    /// The value of `id`.
+    pub fn value(&self, id: DictId) -> Option<&str> {
+        ((id as usize) < self.inner.ends.len()).then(|| self.inner.get(id as usize))
+    }
+
+    /// The id of `s`, if interned.
+    pub fn lookup(&self, s: &str) -> Option<DictId> {
+        self.inner.find(self.hasher.hash_one(s), s).ok()
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.inner.ends.len()
+    }
+
+    /// True when no value is interned.
+    pub fn is_empty(&self) -> bool {
+        self.inner.ends.is_empty()
+    }
+}
+
+impl Dictionary {
+    /// An empty dictionary.
+    pub fn new() -> Self {
+        Dictionary {
+            inner: RwLock::new(Inner { bytes: Vec::new(), ends: Vec::new(), slots: vec![0; 16] }),
+            hasher: RandomState::new(),
+        }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-added value
+        // visible: `ends` is pushed only after the bytes, the slot last.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the read lock once for many lookups.
+    pub fn reader(&self) -> DictReader<'_> {
+        DictReader { inner: self.read(), hasher: &self.hasher }
+    }
+
+    /// The id of `s`, adding it if new.
+    pub fn intern(&self, s: &str) -> DictId {
+        let h = self.hasher.hash_one(s);
+        if let Ok(id) = self.read().find(h, s) {
+            return id;
+        }
+        let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        match g.find(h, s) {
+            Ok(id) => id,
+            Err(mut slot) => {
+                let id = g.ends.len();
+                let id32 = DictId::try_from(id).expect("a dictionary holds fewer than 2^32 values");
+                if (id + 1) * 4 > g.slots.len() * 3 {
+                    g.grow(&self.hasher);
+                    slot = g.find(h, s).expect_err("the value is not in the table yet");
+                }
+                g.bytes.extend_from_slice(s.as_bytes());
+                let end = g.bytes.len() as u64;
+                g.ends.push(end);
+                g.slots[slot] = ((h >> 32) << 32) | (id as u64 + 1);
+                id32
+            }
+        }
+    }
+
+    /// The id of `s`, if interned.
+    pub fn lookup(&self, s: &str) -> Option<DictId> {
+        self.read().find(self.hasher.hash_one(s), s).ok()
+    }
+
+    /// The value of `id` (one small allocation; use [`Dictionary::reader`]
+    /// for bulk access).
+    pub fn value(&self, id: DictId) -> Option<Arc<str>> {
+        self.reader().value(id).map(Arc::from)
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.read().ends.len()
+    }
+
+    /// True when no value is interned.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Approximate heap bytes held.
+    pub fn memory_bytes(&self) -> usize {
+        let g = self.read();
+        g.bytes.capacity() + g.ends.capacity() * 8 + g.slots.capacity() * 8
+    }
+
+    /// Encodes entries `from..to` as one file chunk (see the module docs).
+    /// Returns an empty vector when the range is empty; `to` is clamped to
+    /// [`Dictionary::len`].
+    pub fn encode_range(&self, from: DictId, to: DictId) -> Vec<u8> {
+        let g = self.read();
+        let to = (to as usize).min(g.ends.len());
+        let from = (from as usize).min(to);
+        if from == to {
+            return Vec::new();
+        }
+        let start = if from == 0 { 0 } else { g.ends[from - 1] as usize };
+        let end = g.ends[to - 1] as usize;
+        let mut out = Vec::with_capacity(8 + (to - from) * 4 + (end - start));
+        out.extend_from_slice(&((to - from) as u32).to_le_bytes());
+        out.extend_from_slice(&[0; 4]);
+        for id in from..to {
+            let v = g.get(id);
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+            out.extend_from_slice(v.as_bytes());
+        }
+        let crc = crc32c::crc32c(&out[8..]);
+        out[4..8].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Decodes a dictionary file's committed prefix (`bytes`, header
+    /// included) that must hold exactly `expected_count` entries. Any
+    /// mismatch is [`IngestError::Corrupt`] naming `file`.
+    pub fn decode(bytes: &[u8], file: &Path, expected_count: u64) -> Result<Dictionary> {
+        let corrupt = |reason: String| IngestError::corrupt(file, reason);
+        if bytes.len() < 8 || &bytes[..8] != DICT_MAGIC {
+            return Err(corrupt("bad dictionary magic".into()));
+        }
+        let dict = Dictionary::new();
+        let mut pos = 8usize;
+        while pos < bytes.len() {
+            let head = bytes
+                .get(pos..pos + 8)
+                .ok_or_else(|| corrupt(format!("truncated chunk header at byte {pos}")))?;
+            let count = u32::from_le_bytes(head[..4].try_into().expect("4 bytes"));
+            let crc = u32::from_le_bytes(head[4..].try_into().expect("4 bytes"));
+            let body_start = pos + 8;
+            let mut p = body_start;
+            let mut values = Vec::with_capacity((count as usize).min(1 << 16));
+            for _ in 0..count {
+                let len = bytes
+                    .get(p..p + 4)
+                    .ok_or_else(|| corrupt(format!("truncated entry at byte {p}")))?;
+                let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+                let v = bytes
+                    .get(p + 4..p + 4 + len)
+                    .ok_or_else(|| corrupt(format!("truncated entry at byte {p}")))?;
+                values.push(v);
+                p += 4 + len;
+            }
+            if count == 0 || crc32c::crc32c(&bytes[body_start..p]) != crc {
+                return Err(corrupt(format!("bad chunk checksum at byte {pos}")));
+            }
+            for v in values {
+                let s = std::str::from_utf8(v).map_err(|_| corrupt("entry is not UTF-8".into()))?;
+                let before = dict.len();
+                if dict.intern(s) as usize != before {
+                    return Err(corrupt(format!("duplicate entry {s:?}")));
+                }
+            }
+            pos = p;
+        }
+        if dict.len() as u64 != expected_count {
+            return Err(corrupt(format!(
+                "holds {} entries, manifest says {expected_count}",
+                dict.len()
+            )));
+        }
+        Ok(dict)
+    }
+
+    /// Loads a dictionary file whose committed state is `state` (bytes past
+    /// `state.bytes` are ignored).
+    pub fn load(storage: &dyn Storage, path: &Path, state: DictFileState) -> Result<Dictionary> {
+        let bytes = read_all(storage, path).map_err(|e| IngestError::io(path, e))?;
+        let len = usize::try_from(state.bytes).unwrap_or(usize::MAX);
+        if bytes.len() < len {
+            return Err(IngestError::corrupt(
+                path,
+                format!("file has {} bytes, manifest says {}", bytes.len(), state.bytes),
+            ));
+        }
+        Dictionary::decode(&bytes[..len], path, state.entries)
+    }
+
+    /// Appends the entries added since `state` to the file at `path`
+    /// (creating it with the header when `state.bytes == 0`, truncating any
+    /// uncommitted tail first), fsyncs it, and returns the new state for the
+    /// manifest. A new file's name is durable only after the caller syncs the
+    /// directory.
+    pub fn append_to_file(
+        &self,
+        storage: &dyn Storage,
+        path: &Path,
+        state: DictFileState,
+    ) -> Result<DictFileState> {
+        let io = |e| IngestError::io(path, e);
+        let len = self.len() as u64;
+        if state.entries > len {
+            return Err(IngestError::Internal(format!(
+                "dictionary {} has {len} entries, manifest says {}",
+                path.display(),
+                state.entries
+            )));
+        }
+        if state.entries == len && state.bytes != 0 {
+            return Ok(state);
+        }
+        let mut file = if state.bytes == 0 {
+            if storage.exists(path).map_err(io)? {
+                let mut f = storage.open_append(path).map_err(io)?;
+                f.set_len(0).map_err(io)?;
+                f
+            } else {
+                storage.create_new(path).map_err(io)?
+            }
+        } else {
+            let mut f = storage.open_append(path).map_err(io)?;
+            let have = f.len().map_err(io)?;
+            if have < state.bytes {
+                return Err(IngestError::corrupt(
+                    path,
+                    format!("file has {have} bytes, manifest says {}", state.bytes),
+                ));
+            }
+            if have > state.bytes {
+                f.set_len(state.bytes).map_err(io)?;
+            }
+            f
+        };
+        let mut bytes = if state.bytes == 0 { DICT_MAGIC.to_vec() } else { Vec::new() };
+        let to = DictId::try_from(len).expect("a dictionary holds fewer than 2^32 values");
+        bytes.extend_from_slice(&self.encode_range(state.entries as DictId, to));
+        file.append(&bytes).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        Ok(DictFileState { bytes: state.bytes + bytes.len() as u64, entries: len })
+    }
+}
+
+/// The committed state of a dictionary file, kept in the manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DictFileState {
+    /// Committed byte length of the file (header included); 0 = no file yet.
+    pub bytes: u64,
+    /// Entries in the committed prefix.
+    pub entries: u64,
+}
+
+/// The dictionaries of one collection, by column id: one per string and per
+/// list column. Cloning is one `Arc` bump; adding a column copies the small
+/// table only if a clone (a snapshot) still shares it.
+#[derive(Debug, Clone, Default)]
+pub struct Dicts {
+    by_column: Arc<Vec<Option<Arc<Dictionary>>>>,
+}
+
+impl Dicts {
+    /// No dictionaries.
+    pub fn new() -> Self {
+        Dicts::default()
+    }
+
+    /// The dictionary of a column, if it has one.
+    pub fn get(&self, column: ColumnId) -> Option<&Arc<Dictionary>> {
+        self.by_column.get(column as usize)?.as_ref()
+    }
+
+    /// The dictionary of a column, creating an empty one if missing.
+    pub fn get_or_create(&mut self, column: ColumnId) -> Arc<Dictionary> {
+        if let Some(d) = self.get(column) {
+            return d.clone();
+        }
+        let d = Arc::new(Dictionary::new());
+        self.insert(column, d.clone());
+        d
+    }
+
+    /// Sets the dictionary of a column (used when loading).
+    pub fn insert(&mut self, column: ColumnId, dict: Arc<Dictionary>) {
+        let v = Arc::make_mut(&mut self.by_column);
+        if v.len() <= column as usize {
+            v.resize(column as usize + 1, None);
+        }
+        v[column as usize] = Some(dict);
+    }
+
+    /// All dictionaries with their column ids, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (ColumnId, &Arc<Dictionary>)> + '_ {
+        self.by_column.iter().enumerate().filter_map(|(i, d)| Some((i as ColumnId, d.as_ref()?)))
+    }
+
+    /// Approximate heap bytes held by all dictionaries.
+    pub fn memory_bytes(&self) -> usize {
+        self.iter().map(|(_, d)| d.memory_bytes()).sum()
+    }
+}
+
+/// Appends the canonical JSON text of a list element to `out`: JSON string
+/// literal, shortest round-trip number (integers without a fraction),
+/// `true`/`false`, `null`, or a datetime as the JSON string
+/// `"YYYY-MM-DDTHH:MM:SS.sssZ"`.
+pub fn list_elem_text(batch: &FlatBatch, elem: &FlatScalar, out: &mut String) {
+    match elem {
+        FlatScalar::Str(r) => json_string(batch.str(*r), out),
+        FlatScalar::Int(i) => out.push_str(&i.to_string()),
+        FlatScalar::Float(f) => match serde_json::Number::from_f64(*f) {
+            Some(n) => out.push_str(&n.to_string()),
+            None => out.push_str("null"),
+        },
+        FlatScalar::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        FlatScalar::Datetime(ms) => {
+            out.push('"');
+            out.push_str(&format_datetime(*ms));
+            out.push('"');
+        }
+        FlatScalar::Null => out.push_str("null"),
+    }
+}
+
+fn json_string(s: &str, out: &mut String) {
+    out.push_str(&serde_json::Value::from(s).to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::MemStorage;
+
+    #[test]
+    fn intern_lookup_value() {
+        let d = Dictionary::new();
+        let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(d.intern(w), i as DictId);
+        }
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(d.intern(w), i as DictId);
+            assert_eq!(d.lookup(w), Some(i as DictId));
+            assert_eq!(d.value(i as DictId).as_deref(), Some(w.as_str()));
+        }
+        assert_eq!(d.lookup("nope"), None);
+        assert_eq!(d.intern(""), 5000);
+        assert_eq!(d.reader().value(5000), Some(""));
+        assert_eq!(d.value(5001), None);
+    }
+
+    #[test]
+    fn memory_per_value_is_small() {
+        let d = Dictionary::new();
+        let n = 200_000usize;
+        let mut payload = 0;
+        for i in 0..n {
+            let s = format!("user-{i:08}");
+            payload += s.len();
+            d.intern(&s);
+        }
+        let overhead = (d.memory_bytes() - payload) / n;
+        assert!(overhead < 60, "overhead {overhead} bytes per value");
+    }
+
+    #[test]
+    fn encode_decode_round_trip_and_corruption() {
+        let d = Dictionary::new();
+        for w in ["a", "b", "ünï", "", "\"q\""] {
+            d.intern(w);
+        }
+        let mut file = DICT_MAGIC.to_vec();
+        file.extend(d.encode_range(0, 2));
+        file.extend(d.encode_range(2, 5));
+        assert!(d.encode_range(5, 5).is_empty());
+        let p = Path::new("/c/d-3.dict");
+        let back = Dictionary::decode(&file, p, 5).unwrap();
+        assert_eq!(back, d);
+        assert!(matches!(Dictionary::decode(&file, p, 4), Err(IngestError::Corrupt { .. })));
+        for i in 0..file.len() {
+            let mut bad = file.clone();
+            bad[i] ^= 0x10;
+            match Dictionary::decode(&bad, p, 5) {
+                Err(IngestError::Corrupt { file, .. }) => assert_eq!(file, p),
+                other => panic!("flip at {i}: {other:?}"),
+            }
+        }
+        // truncation at any point is corruption too
+        for n in 0..file.len() {
+            assert!(Dictionary::decode(&file[..n], p, 5).is_err());
+        }
+    }
+
+    #[test]
+    fn append_to_file_truncates_uncommitted_tail() {
+        let st = MemStorage::default();
+        let p = Path::new("/c/d.dict");
+        let d = Dictionary::new();
+        d.intern("x");
+        let s1 = d.append_to_file(&st, p, DictFileState::default()).unwrap();
+        assert_eq!(s1.entries, 1);
+        d.intern("y");
+        let _uncommitted = d.append_to_file(&st, p, s1).unwrap();
+        // crash: manifest still says s1; reopen from s1
+        let back = Dictionary::load(&st, p, s1).unwrap();
+        assert_eq!(back.len(), 1);
+        back.intern("z");
+        let s2 = back.append_to_file(&st, p, s1).unwrap();
+        let again = Dictionary::load(&st, p, s2).unwrap();
+        assert_eq!(again.lookup("z"), Some(1));
+        assert_eq!(again.lookup("y"), None);
+        let too_long = DictFileState { bytes: s2.bytes + 1, entries: 2 };
+        assert!(matches!(Dictionary::load(&st, p, too_long), Err(IngestError::Corrupt { .. })));
+    }
+
+    #[test]
+    fn canonical_list_text() {
+        let mut b = FlatBatch::new();
+        let r = b.push_str("a\"b");
+        let cases = [
+            (FlatScalar::Str(r), r#""a\"b""#),
+            (FlatScalar::Int(42), "42"),
+            (FlatScalar::Float(1.5), "1.5"),
+            (FlatScalar::Bool(true), "true"),
+            (FlatScalar::Null, "null"),
+            (FlatScalar::Datetime(1_718_000_000_123), r#""2024-06-10T06:13:20.123Z""#),
+        ];
+        for (v, want) in cases {
+            let mut s = String::new();
+            list_elem_text(&b, &v, &mut s);
+            assert_eq!(s, want);
+        }
+    }
+
+    #[test]
+    fn dicts_clone_is_a_snapshot() {
+        let mut ds = Dicts::new();
+        let d = ds.get_or_create(5);
+        d.intern("v");
+        let snap = ds.clone();
+        ds.get_or_create(7);
+        assert!(snap.get(7).is_none());
+        assert_eq!(snap.get(5).unwrap().lookup("v"), Some(0));
+        assert_eq!(ds.iter().map(|(c, _)| c).collect::<Vec<_>>(), vec![5, 7]);
+    }
+}

@@ -1,0 +1,894 @@
+//! Segment ↔ files: a plain Parquet file plus an index sidecar.
+//!
+//! A sealed segment `id` is stored as
+//!
+//! * `seg-<id:016x>.parquet`: the rows, readable by DuckDB, DataFusion or
+//!   Spark without Tally (see below);
+//! * `seg-<id:016x>.idx`: presence bitmaps, stats and value indexes, so
+//!   opening a segment rebuilds nothing;
+//! * optionally `seg-<id:016x>-<gen:016x>.del`: a deletion vector version.
+//!   A later delete writes a new generation and the manifest switches to it;
+//!   the Parquet file and sidecar are never rewritten.
+//!
+//! Every file is written with `create_new` + fsync ([`write_new`]); the
+//! caller syncs the directory and then records the returned
+//! [`SegmentFiles`] (names, byte sizes, crc32c) in the manifest. Reading
+//! verifies size and crc32c first, so any flipped byte is reported as
+//! [`IngestError::Corrupt`] naming the file, then decodes and runs
+//! [`Segment::validate_with`].
+//!
+//! # Parquet layout
+//!
+//! One row per event, rows in segment order (sorted by `keen.timestamp`):
+//!
+//! | column | Arrow / Parquet type |
+//! |---|---|
+//! | `keen.timestamp`, `keen.created_at` | `Timestamp(ms, "UTC")`, not null |
+//! | `keen.id` | `Utf8`, 24 lowercase hex chars, not null |
+//! | `<path>::string` | `Utf8` (Parquet dictionary encoding) |
+//! | `<path>::num` | `Int64` if every value in the segment is an integer, else `Float64` |
+//! | `<path>::bool` | `Boolean` |
+//! | `<path>::datetime` | `Timestamp(ms, "UTC")` |
+//! | `<path>::list` | `List<Utf8>`: each element's canonical JSON text |
+//! | `keen.location.coordinates::geo` | `FixedSizeList<Float64, 2>`: `[lon, lat]` |
+//! | `<path>::null` | `Boolean`, true where the path was `null` |
+//!
+//! Other columns are nullable (null = the row has no value of that type).
+//! Compression is ZSTD level 3 ([`PARQUET_ZSTD_LEVEL`]). Key-value metadata:
+//! `tally.format_version` = `"1"`, `tally.segment_id` (decimal) and
+//! `tally.columns`, a JSON array of `[column_id, path, type]`.
+//!
+//! # Sidecar layout (`.idx`), version 1, little-endian
+//!
+//! ```text
+//! offset size  field
+//! 0      8     magic b"TLYIDX01"
+//! 8      4     version u32 = 1
+//! 12     8     segment id u64
+//! 20     4     row count u32
+//! 24     4     column count u32
+//! 28     ...   column × column count, in column id order
+//! end-4  4     crc32c u32 of every byte before it
+//!
+//! column:
+//!   4   column id u32
+//!   1   type tag u8 (ValueType::tag)
+//!   1   num kind u8: 1 = Int64, 2 = Float64, 0 = not a num column
+//!   4   presence length u32, then that many bytes: RoaringBitmap::serialize_into
+//!   8   stats.present u64
+//!   8   stats.null_count u64
+//!   8   stats.distinct u64
+//!   ... stats.min stat, stats.max stat
+//!   1   has index u8 (0/1); if 1:
+//!       4       n u32: distinct values
+//!       n ×     value entry, values ascending:
+//!               var  value delta (value − previous value; the first from 0)
+//!               var  k: rows in the posting slice; 0 = the value has a bitmap
+//!               k ×  var row delta (row − previous row; the first from 0)
+//!       4       b u32: bitmap count, then b × (value u32, length u32, roaring bytes),
+//!               one per value with k = 0, ascending
+//!
+//! var: unsigned LEB128 (7 bits a byte, low first, high bit = more), at most
+//! 5 bytes for a u32.
+//!
+//! stat: kind u8, then
+//!   0 none
+//!   1 num: f64 bits u64, has exact u8, exact i64
+//!   2 string: length u32, UTF-8 bytes
+//!   3 bool: u8
+//!   4 datetime: i64 ms
+//! ```
+//!
+//! A value whose posting slice is empty has a bitmap (rows ≥
+//! [`crate::INDEX_BITMAP_MIN_ROWS`]). String ids are rebuilt from the index
+//! (no string lookups); list element ids are looked up in the collection's
+//! list dictionary, which yields the ids written because dictionaries are
+//! append-only and stable.
+//!
+//! # Deletion file layout (`.del`), little-endian
+//!
+//! ```text
+//! 0   8  magic b"TLYDEL01"
+//! 8   4  version u32 = 1
+//! 12  8  segment id u64
+//! 20  8  generation u64
+//! 28  4  bitmap length u32, then roaring bytes (serialize_into)
+//! end-4 4 crc32c u32 of every byte before it
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float64Array, Int64Array, ListArray,
+    RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array,
+};
+use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, TimeUnit};
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::WriterProperties;
+use roaring::RoaringBitmap;
+use serde::{Deserialize, Serialize};
+
+use crate::dict::Dicts;
+use crate::error::{IngestError, Result};
+use crate::schema::Schema;
+use crate::segment::{
+    geo_item_field, list_item_field, ColumnData, ColumnStats, NumArray, Segment, SegmentColumn,
+    StatValue, ValueIndex,
+};
+use crate::storage::{read_all, write_new, Storage};
+use crate::value::{ColumnId, EventId, SegmentId, ValueType};
+
+/// Version of the segment file formats (Parquet metadata and sidecar).
+pub const SEGMENT_FORMAT_VERSION: u32 = 1;
+/// Magic bytes of the index sidecar.
+pub const IDX_MAGIC: &[u8; 8] = b"TLYIDX01";
+/// Magic bytes of a deletion file.
+pub const DEL_MAGIC: &[u8; 8] = b"TLYDEL01";
+/// ZSTD level of segment Parquet files.
+pub const PARQUET_ZSTD_LEVEL: i32 = 3;
+
+/// One written file as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    /// File name inside the collection directory.
+    pub name: String,
+    /// Exact byte size.
+    pub bytes: u64,
+    /// crc32c of the whole file.
+    pub crc32c: u32,
+}
+
+/// The files of one segment, as the manifest records them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentFiles {
+    /// The segment id.
+    pub id: SegmentId,
+    /// Row count.
+    pub rows: u64,
+    /// Smallest `keen.timestamp` (for pruning without opening the files).
+    pub min_ts: Option<i64>,
+    /// Largest `keen.timestamp`.
+    pub max_ts: Option<i64>,
+    /// The Parquet file.
+    pub parquet: FileInfo,
+    /// The index sidecar.
+    pub index: FileInfo,
+    /// The current deletion vector file, if any row was deleted.
+    pub deletes: Option<FileInfo>,
+}
+
+/// `seg-<id:016x>.parquet`.
+pub fn parquet_file_name(id: SegmentId) -> String {
+    format!("seg-{id:016x}.parquet")
+}
+
+/// `seg-<id:016x>.idx`.
+pub fn index_file_name(id: SegmentId) -> String {
+    format!("seg-{id:016x}.idx")
+}
+
+/// `seg-<id:016x>-<generation:016x>.del`.
+pub fn deletes_file_name(id: SegmentId, generation: u64) -> String {
+    format!("seg-{id:016x}-{generation:016x}.del")
+}
+
+fn write_file(storage: &dyn Storage, dir: &Path, name: String, data: &[u8]) -> Result<FileInfo> {
+    let path = dir.join(&name);
+    write_new(storage, &path, data).map_err(|e| IngestError::io(&path, e))?;
+    Ok(FileInfo { name, bytes: data.len() as u64, crc32c: crc32c::crc32c(data) })
+}
+
+fn read_checked(storage: &dyn Storage, dir: &Path, info: &FileInfo) -> Result<Vec<u8>> {
+    let path = dir.join(&info.name);
+    let data = read_all(storage, &path).map_err(|e| IngestError::io(&path, e))?;
+    if data.len() as u64 != info.bytes {
+        return Err(IngestError::corrupt(
+            &path,
+            format!("file has {} bytes, manifest says {}", data.len(), info.bytes),
+        ));
+    }
+    let crc = crc32c::crc32c(&data);
+    if crc != info.crc32c {
+        return Err(IngestError::corrupt(
+            &path,
+            format!("crc32c {crc:08x}, manifest says {:08x}", info.crc32c),
+        ));
+    }
+    Ok(data)
+}
+
+/// Writes `seg`'s Parquet file and sidecar (and its deletion vector as
+/// generation 0 when not empty) into `dir`. Each file is created new and
+/// fsynced; the caller syncs `dir` before recording the result.
+pub fn write_segment(
+    storage: &dyn Storage,
+    dir: &Path,
+    seg: &Segment,
+    schema: &Schema,
+    dicts: &Dicts,
+) -> Result<SegmentFiles> {
+    let pq_name = parquet_file_name(seg.id());
+    let pq = encode_parquet(seg, schema, dicts)
+        .map_err(|source| IngestError::Parquet { file: dir.join(&pq_name), source })?;
+    let parquet = write_file(storage, dir, pq_name, &pq)?;
+    let index = write_file(storage, dir, index_file_name(seg.id()), &encode_sidecar(seg))?;
+    let deletes = if seg.deleted().is_empty() {
+        None
+    } else {
+        Some(write_deletes(storage, dir, seg.id(), 0, seg.deleted())?)
+    };
+    Ok(SegmentFiles {
+        id: seg.id(),
+        rows: seg.len() as u64,
+        min_ts: seg.min_ts(),
+        max_ts: seg.max_ts(),
+        parquet,
+        index,
+        deletes,
+    })
+}
+
+/// Writes deletion vector `generation` of segment `id` (create new + fsync).
+pub fn write_deletes(
+    storage: &dyn Storage,
+    dir: &Path,
+    id: SegmentId,
+    generation: u64,
+    deleted: &RoaringBitmap,
+) -> Result<FileInfo> {
+    let mut w = Vec::new();
+    w.extend_from_slice(DEL_MAGIC);
+    put_u32(&mut w, SEGMENT_FORMAT_VERSION);
+    put_u64(&mut w, id);
+    put_u64(&mut w, generation);
+    put_bitmap(&mut w, deleted);
+    let crc = crc32c::crc32c(&w);
+    put_u32(&mut w, crc);
+    write_file(storage, dir, deletes_file_name(id, generation), &w)
+}
+
+fn utc_ms() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+fn ts_array(a: &Int64Array) -> ArrayRef {
+    Arc::new(
+        TimestampMillisecondArray::new(a.values().clone(), a.nulls().cloned()).with_timezone("UTC"),
+    )
+}
+
+/// Encodes a segment as a Parquet file in memory (layout in the module docs).
+pub fn encode_parquet(
+    seg: &Segment,
+    schema: &Schema,
+    dicts: &Dicts,
+) -> parquet::errors::Result<Vec<u8>> {
+    let mut fields = vec![
+        Field::new("keen.timestamp", utc_ms(), false),
+        Field::new("keen.created_at", utc_ms(), false),
+        Field::new("keen.id", DataType::Utf8, false),
+    ];
+    let mut arrays: Vec<ArrayRef> = vec![
+        ts_array(seg.timestamps_array()),
+        ts_array(seg.created_at_array()),
+        Arc::new(StringArray::from_iter_values(seg.ids().iter().map(|id| id.to_hex()))),
+    ];
+    let mut meta_cols = Vec::new();
+    for col in seg.columns() {
+        let name = col.key.parquet_name();
+        meta_cols.push(serde_json::json!([col.id, &*col.key.path, col.key.ty.as_str()]));
+        let dict = dicts.get(col.id);
+        let reader = dict.map(|d| d.reader());
+        let missing =
+            || parquet::errors::ParquetError::General(format!("column {name} has no dictionary"));
+        let array: ArrayRef = match &col.data {
+            ColumnData::Str(a) => {
+                let r = reader.as_ref().ok_or_else(missing)?;
+                Arc::new(a.iter().map(|v| v.and_then(|v| r.value(v))).collect::<StringArray>())
+            }
+            ColumnData::Num(NumArray::Int(a)) => Arc::new(a.clone()),
+            ColumnData::Num(NumArray::Float(a)) => Arc::new(a.clone()),
+            ColumnData::Bool(a) => Arc::new(a.clone()),
+            ColumnData::Datetime(a) => ts_array(a),
+            ColumnData::List(a) => {
+                let r = reader.as_ref().ok_or_else(missing)?;
+                let mut b = ListBuilder::new(StringBuilder::new()).with_field(Field::new(
+                    "item",
+                    DataType::Utf8,
+                    false,
+                ));
+                for row in 0..a.len() {
+                    if a.is_valid(row) {
+                        let elems = a.value(row);
+                        let elems = elems.as_primitive::<arrow_array::types::UInt32Type>();
+                        for v in elems.values() {
+                            b.values().append_value(r.value(*v).ok_or_else(missing)?);
+                        }
+                        b.append(true);
+                    } else {
+                        b.append(false);
+                    }
+                }
+                Arc::new(b.finish())
+            }
+            ColumnData::Geo(a) => Arc::new(a.clone()),
+            ColumnData::Null => Arc::new(BooleanArray::new(
+                arrow_buffer::BooleanBuffer::from_iter(
+                    (0..seg.len() as u32).map(|r| col.presence.contains(r)),
+                ),
+                Some(NullBuffer::from_iter(
+                    (0..seg.len() as u32).map(|r| col.presence.contains(r)),
+                )),
+            )),
+        };
+        drop(reader);
+        debug_assert!(schema.key(col.id) == Some(&col.key));
+        fields.push(Field::new(name, array.data_type().clone(), true));
+        arrays.push(array);
+    }
+    let arrow_schema = Arc::new(arrow_schema::Schema::new(fields));
+    let batch = RecordBatch::try_new(arrow_schema.clone(), arrays)?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(PARQUET_ZSTD_LEVEL)?))
+        .set_dictionary_enabled(true)
+        .set_key_value_metadata(Some(vec![
+            KeyValue::new("tally.format_version".to_owned(), SEGMENT_FORMAT_VERSION.to_string()),
+            KeyValue::new("tally.segment_id".to_owned(), seg.id().to_string()),
+            KeyValue::new(
+                "tally.columns".to_owned(),
+                serde_json::Value::Array(meta_cols).to_string(),
+            ),
+        ]))
+        .build();
+    let mut w = ArrowWriter::try_new(Vec::new(), arrow_schema, Some(props))?;
+    w.write(&batch)?;
+    w.into_inner()
+}
+
+fn put_u32(w: &mut Vec<u8>, v: u32) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+fn put_u64(w: &mut Vec<u8>, v: u64) {
+    w.extend_from_slice(&v.to_le_bytes());
+}
+fn put_var(w: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        w.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    w.push(v as u8);
+}
+fn put_len(w: &mut Vec<u8>, n: usize) {
+    put_u32(w, u32::try_from(n).expect("sidecar sections are smaller than 4 GiB"));
+}
+fn put_bitmap(w: &mut Vec<u8>, b: &RoaringBitmap) {
+    put_len(w, b.serialized_size());
+    b.serialize_into(&mut *w).expect("writing to a Vec cannot fail");
+}
+fn put_stat(w: &mut Vec<u8>, s: &Option<StatValue>) {
+    match s {
+        None => w.push(0),
+        Some(StatValue::Num { value, exact }) => {
+            w.push(1);
+            put_u64(w, value.to_bits());
+            w.push(exact.is_some() as u8);
+            w.extend_from_slice(&exact.unwrap_or(0).to_le_bytes());
+        }
+        Some(StatValue::Str(s)) => {
+            w.push(2);
+            put_len(w, s.len());
+            w.extend_from_slice(s.as_bytes());
+        }
+        Some(StatValue::Bool(b)) => {
+            w.push(3);
+            w.push(*b as u8);
+        }
+        Some(StatValue::Datetime(t)) => {
+            w.push(4);
+            w.extend_from_slice(&t.to_le_bytes());
+        }
+    }
+}
+
+/// Encodes the index sidecar (layout in the module docs).
+pub fn encode_sidecar(seg: &Segment) -> Vec<u8> {
+    let mut w = Vec::new();
+    w.extend_from_slice(IDX_MAGIC);
+    put_u32(&mut w, SEGMENT_FORMAT_VERSION);
+    put_u64(&mut w, seg.id());
+    put_len(&mut w, seg.len());
+    put_len(&mut w, seg.columns().count());
+    for col in seg.columns() {
+        put_u32(&mut w, col.id);
+        w.push(col.key.ty.tag());
+        w.push(match &col.data {
+            ColumnData::Num(NumArray::Int(_)) => 1,
+            ColumnData::Num(NumArray::Float(_)) => 2,
+            _ => 0,
+        });
+        put_bitmap(&mut w, &col.presence);
+        put_u64(&mut w, col.stats.present);
+        put_u64(&mut w, col.stats.null_count);
+        put_u64(&mut w, col.stats.distinct);
+        put_stat(&mut w, &col.stats.min);
+        put_stat(&mut w, &col.stats.max);
+        match &col.index {
+            None => w.push(0),
+            Some(idx) => {
+                w.push(1);
+                let (values, ends, postings, bitmaps) = idx.parts();
+                put_len(&mut w, values.len());
+                let (mut prev_v, mut start) = (0u32, 0usize);
+                for (&v, &end) in values.iter().zip(ends) {
+                    put_var(&mut w, v - prev_v);
+                    prev_v = v;
+                    let rows = &postings[start..end as usize];
+                    start = end as usize;
+                    put_var(&mut w, rows.len() as u32);
+                    let mut prev_r = 0;
+                    for &r in rows {
+                        put_var(&mut w, r - prev_r);
+                        prev_r = r;
+                    }
+                }
+                let bitmaps: Vec<_> = bitmaps.collect();
+                put_len(&mut w, bitmaps.len());
+                for (v, b) in bitmaps {
+                    put_u32(&mut w, v);
+                    put_bitmap(&mut w, b);
+                }
+            }
+        }
+    }
+    let crc = crc32c::crc32c(&w);
+    put_u32(&mut w, crc);
+    w
+}
+
+/// A bounds-checked little-endian reader whose errors name the file.
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+    file: &'a Path,
+}
+
+impl<'a> Reader<'a> {
+    fn err(&self, what: &str) -> IngestError {
+        IngestError::corrupt(self.file, format!("{what} at byte {}", self.pos))
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let s = self
+            .data
+            .get(self.pos..self.pos.saturating_add(n))
+            .ok_or_else(|| self.err("truncated"))?;
+        self.pos += n;
+        Ok(s)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+    fn var(&mut self) -> Result<u32> {
+        let mut v = 0u64;
+        for shift in (0..35).step_by(7) {
+            let b = self.u8()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return u32::try_from(v).map_err(|_| self.err("varint overflows u32"));
+            }
+        }
+        Err(self.err("varint too long"))
+    }
+    fn bitmap(&mut self) -> Result<RoaringBitmap> {
+        let n = self.u32()? as usize;
+        let b = self.take(n)?;
+        RoaringBitmap::deserialize_from(b).map_err(|e| self.err(&format!("bad bitmap ({e})")))
+    }
+    fn stat(&mut self) -> Result<Option<StatValue>> {
+        Ok(match self.u8()? {
+            0 => None,
+            1 => {
+                let value = f64::from_bits(self.u64()?);
+                let has = self.u8()?;
+                let exact = self.u64()? as i64;
+                Some(StatValue::Num { value, exact: (has == 1).then_some(exact) })
+            }
+            2 => {
+                let n = self.u32()? as usize;
+                let s = std::str::from_utf8(self.take(n)?)
+                    .map_err(|_| self.err("stat is not UTF-8"))?;
+                Some(StatValue::Str(s.to_owned()))
+            }
+            3 => Some(StatValue::Bool(self.u8()? == 1)),
+            4 => Some(StatValue::Datetime(self.u64()? as i64)),
+            _ => return Err(self.err("unknown stat kind")),
+        })
+    }
+}
+
+struct SidecarColumn {
+    id: ColumnId,
+    ty: ValueType,
+    num_kind: u8,
+    presence: RoaringBitmap,
+    stats: ColumnStats,
+    index: Option<ValueIndex>,
+}
+
+struct Sidecar {
+    id: SegmentId,
+    rows: usize,
+    columns: Vec<SidecarColumn>,
+}
+
+fn decode_sidecar(data: &[u8], file: &Path) -> Result<Sidecar> {
+    if data.len() < 32 {
+        return Err(IngestError::corrupt(file, "sidecar too short"));
+    }
+    let (body, crc) = data.split_at(data.len() - 4);
+    if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
+        return Err(IngestError::corrupt(file, "bad sidecar checksum"));
+    }
+    let mut r = Reader { data: body, pos: 0, file };
+    if r.take(8)? != IDX_MAGIC {
+        return Err(r.err("bad sidecar magic"));
+    }
+    let version = r.u32()?;
+    if version != SEGMENT_FORMAT_VERSION {
+        return Err(r.err(&format!("unsupported sidecar version {version}")));
+    }
+    let id = r.u64()?;
+    let rows = r.u32()? as usize;
+    let ncols = r.u32()? as usize;
+    let mut columns = Vec::with_capacity(ncols.min(1 << 14));
+    for _ in 0..ncols {
+        let cid = r.u32()?;
+        let ty = ValueType::from_tag(r.u8()?).ok_or_else(|| r.err("unknown type tag"))?;
+        let num_kind = r.u8()?;
+        let presence = r.bitmap()?;
+        let stats = ColumnStats {
+            present: r.u64()?,
+            null_count: r.u64()?,
+            distinct: r.u64()?,
+            min: r.stat()?,
+            max: r.stat()?,
+        };
+        let index = match r.u8()? {
+            0 => None,
+            1 => {
+                let n = r.u32()? as usize;
+                let cap = n.min(body.len());
+                let (mut values, mut ends, mut postings) =
+                    (Vec::with_capacity(cap), Vec::with_capacity(cap), Vec::new());
+                let mut v = 0u32;
+                for i in 0..n {
+                    let dv = r.var()?;
+                    v = if i == 0 {
+                        dv
+                    } else {
+                        v.checked_add(dv)
+                            .filter(|_| dv > 0)
+                            .ok_or_else(|| r.err("bad value delta"))?
+                    };
+                    values.push(v);
+                    let k = r.var()? as usize;
+                    if k > body.len() {
+                        return Err(r.err("bad posting length"));
+                    }
+                    let mut row = 0u32;
+                    for j in 0..k {
+                        let d = r.var()?;
+                        row = if j == 0 {
+                            d
+                        } else {
+                            row.checked_add(d)
+                                .filter(|_| d > 0)
+                                .ok_or_else(|| r.err("bad row delta"))?
+                        };
+                        postings.push(row);
+                    }
+                    ends.push(
+                        u32::try_from(postings.len()).map_err(|_| r.err("too many postings"))?,
+                    );
+                }
+                let b = r.u32()? as usize;
+                let mut bitmaps = Vec::with_capacity(b.min(1 << 16));
+                for _ in 0..b {
+                    bitmaps.push((r.u32()?, r.bitmap()?));
+                }
+                Some(
+                    ValueIndex::from_parts(values, ends, postings, bitmaps)
+                        .ok_or_else(|| r.err("inconsistent index"))?,
+                )
+            }
+            _ => return Err(r.err("bad index flag")),
+        };
+        columns.push(SidecarColumn { id: cid, ty, num_kind, presence, stats, index });
+    }
+    if r.pos != body.len() {
+        return Err(r.err("trailing bytes"));
+    }
+    Ok(Sidecar { id, rows, columns })
+}
+
+fn decode_deletes(data: &[u8], file: &Path, id: SegmentId) -> Result<RoaringBitmap> {
+    if data.len() < 36 {
+        return Err(IngestError::corrupt(file, "deletion file too short"));
+    }
+    let (body, crc) = data.split_at(data.len() - 4);
+    if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
+        return Err(IngestError::corrupt(file, "bad deletion file checksum"));
+    }
+    let mut r = Reader { data: body, pos: 0, file };
+    if r.take(8)? != DEL_MAGIC || r.u32()? != SEGMENT_FORMAT_VERSION {
+        return Err(r.err("bad deletion file magic or version"));
+    }
+    if r.u64()? != id {
+        return Err(r.err("deletion file of another segment"));
+    }
+    let _generation = r.u64()?;
+    let b = r.bitmap()?;
+    if r.pos != body.len() {
+        return Err(r.err("trailing bytes"));
+    }
+    Ok(b)
+}
+
+fn nulls_of(presence: &RoaringBitmap, n: usize) -> Option<NullBuffer> {
+    (presence.len() < n as u64)
+        .then(|| NullBuffer::from_iter((0..n as u32).map(|r| presence.contains(r))))
+}
+
+fn normalized(nulls: Option<&NullBuffer>) -> Option<NullBuffer> {
+    nulls.filter(|n| n.null_count() > 0).cloned()
+}
+
+/// Reads a segment written by [`write_segment`]: checks sizes and crc32c,
+/// decodes the sidecar, the Parquet file and the deletion vector, and
+/// validates the result. Any damage is [`IngestError::Corrupt`] naming the
+/// file.
+pub fn read_segment(
+    storage: &dyn Storage,
+    dir: &Path,
+    files: &SegmentFiles,
+    schema: &Schema,
+    dicts: &Dicts,
+) -> Result<Segment> {
+    let pq_path = dir.join(&files.parquet.name);
+    let idx_path = dir.join(&files.index.name);
+    let pq = read_checked(storage, dir, &files.parquet)?;
+    let idx = read_checked(storage, dir, &files.index)?;
+    let side = decode_sidecar(&idx, &idx_path)?;
+    let bad_idx = |m: String| IngestError::corrupt(&idx_path, m);
+    let bad_pq = |m: String| IngestError::corrupt(&pq_path, m);
+    if side.id != files.id || side.rows as u64 != files.rows {
+        return Err(bad_idx(format!("sidecar is for segment {} with {} rows", side.id, side.rows)));
+    }
+    let n = side.rows;
+    let deleted = match &files.deletes {
+        None => RoaringBitmap::new(),
+        Some(info) => {
+            let data = read_checked(storage, dir, info)?;
+            decode_deletes(&data, &dir.join(&info.name), files.id)?
+        }
+    };
+
+    let builder = ParquetRecordBatchReaderBuilder::try_new(Bytes::from(pq))
+        .map_err(|e| bad_pq(e.to_string()))?;
+    let version = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|k| k.key == "tally.format_version"))
+        .and_then(|k| k.value.clone());
+    if version.as_deref() != Some("1") {
+        return Err(bad_pq(format!("unsupported tally.format_version {version:?}")));
+    }
+    let reader = builder.with_batch_size(n.max(1)).build().map_err(|e| bad_pq(e.to_string()))?;
+    let batches: Vec<RecordBatch> =
+        reader.collect::<std::result::Result<_, _>>().map_err(|e| bad_pq(e.to_string()))?;
+    let batch = match batches.len() {
+        0 => None,
+        1 => batches.into_iter().next(),
+        k => {
+            return Err(IngestError::Internal(format!(
+                "parquet reader returned {k} batches for one segment"
+            )))
+        }
+    };
+    let rows_pq = batch.as_ref().map_or(0, |b| b.num_rows());
+    if rows_pq != n {
+        return Err(bad_pq(format!("holds {rows_pq} rows, sidecar says {n}")));
+    }
+    let col = |name: &str| -> Result<Option<ArrayRef>> {
+        match &batch {
+            None => Ok(None),
+            Some(b) => b
+                .column_by_name(name)
+                .cloned()
+                .map(Some)
+                .ok_or_else(|| bad_pq(format!("no column {name}"))),
+        }
+    };
+    let ts_of = |name: &str| -> Result<Int64Array> {
+        let Some(a) = col(name)? else {
+            return Ok(Int64Array::from(Vec::<i64>::new()));
+        };
+        let a = a
+            .as_primitive_opt::<TimestampMillisecondType>()
+            .ok_or_else(|| bad_pq(format!("{name} is not a millisecond timestamp")))?;
+        if a.null_count() > 0 {
+            return Err(bad_pq(format!("{name} holds nulls")));
+        }
+        Ok(Int64Array::new(a.values().clone(), None))
+    };
+    let timestamps = ts_of("keen.timestamp")?;
+    let created_at = ts_of("keen.created_at")?;
+    let ids = match col("keen.id")? {
+        None => Vec::new(),
+        Some(a) => {
+            let a = a.as_string_opt::<i32>().ok_or_else(|| bad_pq("keen.id is not Utf8".into()))?;
+            let mut ids = Vec::with_capacity(n);
+            for v in a.iter() {
+                let mut id = [0u8; 12];
+                hex::decode_to_slice(v.unwrap_or(""), &mut id)
+                    .map_err(|_| bad_pq(format!("bad keen.id {v:?}")))?;
+                ids.push(EventId(id));
+            }
+            ids
+        }
+    };
+
+    let mut columns = Vec::with_capacity(side.columns.len());
+    for sc in side.columns {
+        let key = schema
+            .key(sc.id)
+            .filter(|k| k.ty == sc.ty)
+            .ok_or_else(|| bad_idx(format!("column {} ({}) is not in the schema", sc.id, sc.ty)))?
+            .clone();
+        let name = key.parquet_name();
+        let array =
+            col(&name)?.ok_or_else(|| bad_pq(format!("column {name} in an empty segment")))?;
+        let mismatch = || bad_pq(format!("column {name} has type {}", array.data_type()));
+        if array.len() != n {
+            return Err(bad_pq(format!("column {name} has {} rows", array.len())));
+        }
+        if sc.ty != ValueType::Null && normalized(array.nulls()) != nulls_of(&sc.presence, n) {
+            return Err(bad_pq(format!("column {name} nulls differ from the sidecar presence")));
+        }
+        let data = match sc.ty {
+            ValueType::String => {
+                let idx = sc
+                    .index
+                    .as_ref()
+                    .ok_or_else(|| bad_idx(format!("string column {name} has no index")))?;
+                let mut ids = vec![0u32; n];
+                for &v in idx.values() {
+                    let mut bad = false;
+                    idx.for_each_row(v, |r| match ids.get_mut(r as usize) {
+                        Some(slot) => *slot = v,
+                        None => bad = true,
+                    });
+                    if bad {
+                        return Err(bad_idx(format!("column {name} index row past the segment")));
+                    }
+                }
+                array.as_string_opt::<i32>().ok_or_else(mismatch)?;
+                ColumnData::Str(UInt32Array::new(
+                    ScalarBuffer::from(ids),
+                    nulls_of(&sc.presence, n),
+                ))
+            }
+            ValueType::Num => match sc.num_kind {
+                1 => {
+                    let a = array.as_primitive_opt::<Int64Type>().ok_or_else(mismatch)?;
+                    ColumnData::Num(NumArray::Int(Int64Array::new(
+                        a.values().clone(),
+                        normalized(a.nulls()),
+                    )))
+                }
+                2 => {
+                    let a = array.as_primitive_opt::<Float64Type>().ok_or_else(mismatch)?;
+                    ColumnData::Num(NumArray::Float(Float64Array::new(
+                        a.values().clone(),
+                        normalized(a.nulls()),
+                    )))
+                }
+                k => return Err(bad_idx(format!("column {name} has num kind {k}"))),
+            },
+            ValueType::Bool => {
+                let a = array.as_boolean_opt().ok_or_else(mismatch)?;
+                ColumnData::Bool(BooleanArray::new(a.values().clone(), normalized(a.nulls())))
+            }
+            ValueType::Datetime => {
+                let a =
+                    array.as_primitive_opt::<TimestampMillisecondType>().ok_or_else(mismatch)?;
+                ColumnData::Datetime(Int64Array::new(a.values().clone(), normalized(a.nulls())))
+            }
+            ValueType::List => {
+                let a = array.as_list_opt::<i32>().ok_or_else(mismatch)?;
+                let d = dicts
+                    .get(sc.id)
+                    .ok_or_else(|| bad_pq(format!("list column {name} has no dictionary")))?;
+                let d = d.reader();
+                let mut offs = Vec::with_capacity(n + 1);
+                let mut vals = Vec::new();
+                offs.push(0i32);
+                for row in 0..n {
+                    if a.is_valid(row) {
+                        let v = a.value(row);
+                        let v = v.as_string_opt::<i32>().ok_or_else(mismatch)?;
+                        for s in v.iter() {
+                            let s = s.unwrap_or("null");
+                            vals.push(d.lookup(s).ok_or_else(|| {
+                                bad_pq(format!(
+                                    "list element {s:?} of {name} not in its dictionary"
+                                ))
+                            })?);
+                        }
+                    }
+                    offs.push(
+                        i32::try_from(vals.len())
+                            .map_err(|_| bad_pq(format!("column {name} too long")))?,
+                    );
+                }
+                ColumnData::List(ListArray::new(
+                    list_item_field(),
+                    OffsetBuffer::new(ScalarBuffer::from(offs)),
+                    Arc::new(UInt32Array::from(vals)),
+                    normalized(a.nulls()),
+                ))
+            }
+            ValueType::Geo => {
+                let a = array
+                    .as_fixed_size_list_opt()
+                    .filter(|a| a.value_length() == 2)
+                    .ok_or_else(mismatch)?;
+                let v = a.values().as_primitive_opt::<Float64Type>().ok_or_else(mismatch)?;
+                let v = Float64Array::new(v.values().clone(), None);
+                ColumnData::Geo(FixedSizeListArray::new(
+                    geo_item_field(),
+                    2,
+                    Arc::new(v),
+                    normalized(a.nulls()),
+                ))
+            }
+            ValueType::Null => {
+                let a = array.as_boolean_opt().ok_or_else(mismatch)?;
+                if normalized(a.nulls()) != nulls_of(&sc.presence, n) {
+                    return Err(bad_pq(format!("column {name} differs from the sidecar presence")));
+                }
+                ColumnData::Null
+            }
+        };
+        columns.push(SegmentColumn {
+            id: sc.id,
+            key,
+            data,
+            presence: sc.presence,
+            stats: sc.stats,
+            index: sc.index,
+        });
+    }
+    let seg = Segment::from_parts(files.id, timestamps, created_at, ids, columns, deleted);
+    seg.validate_with(Some(dicts))
+        .map_err(|e| bad_idx(format!("segment fails validation: {e}")))?;
+    Ok(seg)
+}
+
+#[cfg(test)]
+mod tests;

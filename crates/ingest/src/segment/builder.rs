@@ -1,0 +1,230 @@
+//! Head rows → [`Segment`]: stable sort by timestamp, columns, indexes, stats.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, BooleanArray, FixedSizeListArray, Float64Array, Int64Array, ListArray, UInt32Array,
+};
+use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, FieldRef};
+use roaring::RoaringBitmap;
+
+use super::{stats, ColumnData, NumArray, Segment, SegmentColumn, ValueIndex};
+use crate::dict::Dicts;
+use crate::head::{Head, HeadValues, Num};
+use crate::schema::Schema;
+use crate::value::SegmentId;
+
+const NONE: u32 = u32::MAX;
+
+/// The item field of list columns: non-null `UInt32` element ids.
+pub(crate) fn list_item_field() -> FieldRef {
+    Arc::new(Field::new("item", DataType::UInt32, false))
+}
+
+/// The item field of geo columns: non-null `Float64`.
+pub(crate) fn geo_item_field() -> FieldRef {
+    Arc::new(Field::new("item", DataType::Float64, false))
+}
+
+/// Builds a segment from head rows `rows` (a contiguous range), sorted by
+/// `keen.timestamp` with ties in arrival order.
+///
+/// Used to seal a whole head and to freeze a head tail into an in-memory
+/// segment for read snapshots. Columns not in `schema` (never happens for a
+/// head built against it) are skipped.
+///
+/// # Panics
+///
+/// If `rows` is not within `0..head.len()`.
+pub fn build_segment(
+    head: &Head,
+    rows: Range<usize>,
+    schema: &Schema,
+    dicts: &Dicts,
+    id: SegmentId,
+) -> Segment {
+    assert!(
+        rows.start <= rows.end && rows.end <= head.len(),
+        "row range {rows:?} outside the head"
+    );
+    let n = rows.len();
+    let ts = &head.timestamps[rows.clone()];
+    // order[k] = head row (relative to rows.start) that goes to segment row k.
+    let order: Option<Vec<u32>> = if ts.windows(2).all(|w| w[0] <= w[1]) {
+        None
+    } else {
+        let mut o: Vec<u32> = (0..n as u32).collect();
+        o.sort_by_key(|&i| ts[i as usize]); // stable
+        Some(o)
+    };
+    let inv: Option<Vec<u32>> = order.as_ref().map(|o| {
+        let mut inv = vec![0u32; n];
+        for (k, &i) in o.iter().enumerate() {
+            inv[i as usize] = k as u32;
+        }
+        inv
+    });
+    let permute = |i: usize| order.as_ref().map_or(i, |o| o[i] as usize);
+    let timestamps = Int64Array::from_iter_values((0..n).map(|k| ts[permute(k)]));
+    let created = &head.created_at[rows.clone()];
+    let created_at = Int64Array::from_iter_values((0..n).map(|k| created[permute(k)]));
+    let hids = &head.ids[rows.clone()];
+    let ids = (0..n).map(|k| hids[permute(k)]).collect();
+
+    let mut columns = Vec::new();
+    for (cid, hc) in head.columns() {
+        let entries = hc.entries_in(&rows);
+        if entries.is_empty() {
+            continue;
+        }
+        let Some(key) = schema.key(cid) else { continue };
+        // src[k] = entry index of the head column for segment row k, or NONE.
+        let mut src = vec![NONE; n];
+        for e in entries {
+            let rel = hc.rows[e] as usize - rows.start;
+            let k = inv.as_ref().map_or(rel, |inv| inv[rel] as usize);
+            src[k] = e as u32;
+        }
+        let present = src.iter().filter(|&&e| e != NONE).count();
+        let nulls = (present < n).then(|| NullBuffer::from_iter(src.iter().map(|&e| e != NONE)));
+        let presence =
+            RoaringBitmap::from_sorted_iter((0..n as u32).filter(|&k| src[k as usize] != NONE))
+                .expect("ascending rows");
+        let pick = |k: usize| src[k] as usize;
+        let data = match &hc.values {
+            HeadValues::Str(v) => ColumnData::Str(UInt32Array::new(
+                ScalarBuffer::from_iter(
+                    (0..n).map(|k| if src[k] == NONE { 0 } else { v[pick(k)] }),
+                ),
+                nulls,
+            )),
+            HeadValues::Num(v) => {
+                let all_int = (0..n).all(|k| src[k] == NONE || matches!(v[pick(k)], Num::Int(_)));
+                if all_int {
+                    let it = (0..n).map(|k| match (src[k], v.get(pick(k))) {
+                        (NONE, _) | (_, None) => 0,
+                        (_, Some(Num::Int(i))) => *i,
+                        (_, Some(Num::Float(f))) => *f as i64,
+                    });
+                    ColumnData::Num(NumArray::Int(Int64Array::new(
+                        ScalarBuffer::from_iter(it),
+                        nulls,
+                    )))
+                } else {
+                    let it = (0..n).map(|k| if src[k] == NONE { 0.0 } else { v[pick(k)].as_f64() });
+                    ColumnData::Num(NumArray::Float(Float64Array::new(
+                        ScalarBuffer::from_iter(it),
+                        nulls,
+                    )))
+                }
+            }
+            HeadValues::Bool(v) => ColumnData::Bool(BooleanArray::new(
+                BooleanBuffer::from_iter((0..n).map(|k| src[k] != NONE && v[pick(k)])),
+                nulls,
+            )),
+            HeadValues::Datetime(v) => ColumnData::Datetime(Int64Array::new(
+                ScalarBuffer::from_iter(
+                    (0..n).map(|k| if src[k] == NONE { 0 } else { v[pick(k)] }),
+                ),
+                nulls,
+            )),
+            HeadValues::List { offsets, elems } => {
+                let mut offs: Vec<i32> = Vec::with_capacity(n + 1);
+                let mut vals: Vec<u32> = Vec::new();
+                offs.push(0);
+                for &e in &src {
+                    if e != NONE {
+                        let e = e as usize;
+                        vals.extend_from_slice(
+                            &elems[offsets[e] as usize..offsets[e + 1] as usize],
+                        );
+                    }
+                    offs.push(
+                        i32::try_from(vals.len())
+                            .expect("a segment list column holds fewer than 2^31 elements"),
+                    );
+                }
+                ColumnData::List(ListArray::new(
+                    list_item_field(),
+                    OffsetBuffer::new(ScalarBuffer::from(offs)),
+                    Arc::new(UInt32Array::from(vals)),
+                    nulls,
+                ))
+            }
+            HeadValues::Geo(v) => {
+                let flat =
+                    (0..n).flat_map(|k| if src[k] == NONE { [0.0, 0.0] } else { v[pick(k)] });
+                let values = Float64Array::new(ScalarBuffer::from_iter(flat), None);
+                ColumnData::Geo(FixedSizeListArray::new(
+                    geo_item_field(),
+                    2,
+                    Arc::new(values),
+                    nulls,
+                ))
+            }
+            HeadValues::Null => ColumnData::Null,
+        };
+        debug_assert_eq!(data.value_type(), key.ty);
+        columns.push(finish_column(cid, key.clone(), data, presence, n, dicts));
+    }
+    Segment::from_parts(id, timestamps, created_at, ids, columns, RoaringBitmap::new())
+}
+
+/// Computes index and stats of a column whose data and presence are known.
+pub(crate) fn finish_column(
+    id: crate::value::ColumnId,
+    key: crate::value::ColumnKey,
+    data: ColumnData,
+    presence: RoaringBitmap,
+    len: usize,
+    dicts: &Dicts,
+) -> SegmentColumn {
+    let mut presence = presence;
+    presence.optimize();
+    let index = index_of(&data);
+    let reader = dicts.get(id).map(|d| d.reader());
+    let stats = stats::compute(&data, len, presence.len(), index.as_ref(), reader.as_ref());
+    drop(reader);
+    SegmentColumn { id, key, data, presence, stats, index }
+}
+
+/// The value index a column's data implies (string, bool, list columns).
+pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
+    let mut pairs: Vec<u64> = Vec::new();
+    match data {
+        ColumnData::Str(a) => {
+            pairs.reserve(a.len() - a.null_count());
+            for (row, v) in a.iter().enumerate() {
+                if let Some(v) = v {
+                    pairs.push(((v as u64) << 32) | row as u64);
+                }
+            }
+        }
+        ColumnData::Bool(a) => {
+            for (row, v) in a.iter().enumerate() {
+                if let Some(v) = v {
+                    pairs.push(((v as u64) << 32) | row as u64);
+                }
+            }
+        }
+        ColumnData::List(a) => {
+            let values = a
+                .values()
+                .as_any()
+                .downcast_ref::<UInt32Array>()
+                .expect("list elements are u32 ids");
+            let offs = a.value_offsets();
+            for row in 0..a.len() {
+                if a.is_valid(row) {
+                    for &v in &values.values()[offs[row] as usize..offs[row + 1] as usize] {
+                        pairs.push(((v as u64) << 32) | row as u64);
+                    }
+                }
+            }
+        }
+        _ => return None,
+    }
+    Some(ValueIndex::from_pairs(&mut pairs))
+}

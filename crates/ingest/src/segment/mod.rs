@@ -1,0 +1,361 @@
+//! Immutable, sorted, indexed segments.
+//!
+//! A [`Segment`] holds a contiguous run of a collection's rows sorted by
+//! `keen.timestamp` (stable: ties keep arrival order), so a timeframe is the
+//! row range [`Segment::time_range`] finds by binary search. Every column
+//! present in the segment is a [`SegmentColumn`]: an Arrow array as long as
+//! the segment (null where the row has no value of that type), a presence
+//! bitmap, [`ColumnStats`] and, for string, bool and list columns, a
+//! [`ValueIndex`].
+//!
+//! Numbers: a column is [`NumArray::Int`] when every value in the segment is
+//! an integer, else [`NumArray::Float`]; in such a mixed segment integers
+//! beyond 2^53 round to the nearest f64 (stats keep exact integer min/max
+//! only for integral values).
+//!
+//! Deletes never change a segment: [`Segment::with_deleted`] makes a new
+//! version sharing the data with another deletion bitmap.
+
+mod builder;
+mod index;
+mod stats;
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, BooleanArray, FixedSizeListArray, Float64Array, Int64Array, ListArray, UInt32Array,
+};
+use roaring::RoaringBitmap;
+
+pub use builder::build_segment;
+pub(crate) use builder::{geo_item_field, list_item_field};
+pub use index::{ValueIndex, INDEX_BITMAP_MIN_ROWS};
+pub use stats::{ColumnStats, StatValue};
+
+use crate::dict::Dicts;
+use crate::error::{IngestError, Result};
+use crate::value::{ColumnId, ColumnKey, EventId, RowId, SegmentId, ValueType};
+
+/// Numbers of one column in one segment.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NumArray {
+    /// Every value in the segment is an integer.
+    Int(Int64Array),
+    /// At least one value is not an integer.
+    Float(Float64Array),
+}
+
+impl NumArray {
+    /// The array as a dyn Arrow array.
+    pub fn as_array(&self) -> &dyn Array {
+        match self {
+            NumArray::Int(a) => a,
+            NumArray::Float(a) => a,
+        }
+    }
+
+    /// Row `row` as f64, if present.
+    pub fn f64(&self, row: usize) -> Option<f64> {
+        match self {
+            NumArray::Int(a) => a.is_valid(row).then(|| a.value(row) as f64),
+            NumArray::Float(a) => a.is_valid(row).then(|| a.value(row)),
+        }
+    }
+}
+
+/// The values of one column in one segment; every array has the segment's
+/// length and is null where the row has no value of this type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    /// Dictionary ids of the column's collection dictionary.
+    Str(UInt32Array),
+    /// Numbers.
+    Num(NumArray),
+    /// Booleans.
+    Bool(BooleanArray),
+    /// Datetimes, UTC milliseconds.
+    Datetime(Int64Array),
+    /// Lists of element dictionary ids (the list column's dictionary, whose
+    /// values are canonical JSON texts).
+    List(ListArray),
+    /// `[longitude, latitude]` as a fixed-size list of two f64.
+    Geo(FixedSizeListArray),
+    /// `null` values: the presence bitmap says where.
+    Null,
+}
+
+impl ColumnData {
+    /// The value type stored.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            ColumnData::Str(_) => ValueType::String,
+            ColumnData::Num(_) => ValueType::Num,
+            ColumnData::Bool(_) => ValueType::Bool,
+            ColumnData::Datetime(_) => ValueType::Datetime,
+            ColumnData::List(_) => ValueType::List,
+            ColumnData::Geo(_) => ValueType::Geo,
+            ColumnData::Null => ValueType::Null,
+        }
+    }
+
+    /// The Arrow array (`None` for `Null`).
+    pub fn array(&self) -> Option<&dyn Array> {
+        Some(match self {
+            ColumnData::Str(a) => a,
+            ColumnData::Num(a) => a.as_array(),
+            ColumnData::Bool(a) => a,
+            ColumnData::Datetime(a) => a,
+            ColumnData::List(a) => a,
+            ColumnData::Geo(a) => a,
+            ColumnData::Null => return None,
+        })
+    }
+}
+
+/// One column of a segment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SegmentColumn {
+    /// The column's id in the collection schema.
+    pub id: ColumnId,
+    /// The column's key.
+    pub key: ColumnKey,
+    /// The values.
+    pub data: ColumnData,
+    /// Rows with a value of this type (equals the array's validity).
+    pub presence: RoaringBitmap,
+    /// Statistics.
+    pub stats: ColumnStats,
+    /// Rows per value, for string, bool and list columns.
+    pub index: Option<ValueIndex>,
+}
+
+#[derive(Debug, PartialEq)]
+struct Core {
+    id: SegmentId,
+    timestamps: Int64Array,
+    created_at: Int64Array,
+    ids: Vec<EventId>,
+    columns: Vec<SegmentColumn>,
+}
+
+/// An immutable segment (see the module docs). Cloning is cheap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    core: Arc<Core>,
+    deleted: Arc<RoaringBitmap>,
+}
+
+impl Segment {
+    pub(crate) fn from_parts(
+        id: SegmentId,
+        timestamps: Int64Array,
+        created_at: Int64Array,
+        ids: Vec<EventId>,
+        columns: Vec<SegmentColumn>,
+        deleted: RoaringBitmap,
+    ) -> Segment {
+        Segment {
+            core: Arc::new(Core { id, timestamps, created_at, ids, columns }),
+            deleted: Arc::new(deleted),
+        }
+    }
+
+    /// The segment's id.
+    pub fn id(&self) -> SegmentId {
+        self.core.id
+    }
+
+    /// Number of rows (deleted rows included).
+    pub fn len(&self) -> usize {
+        self.core.ids.len()
+    }
+
+    /// True when the segment has no row.
+    pub fn is_empty(&self) -> bool {
+        self.core.ids.is_empty()
+    }
+
+    /// `keen.timestamp` per row, UTC ms, non-decreasing.
+    pub fn timestamps(&self) -> &[i64] {
+        self.core.timestamps.values()
+    }
+
+    /// `keen.timestamp` as an Arrow array.
+    pub fn timestamps_array(&self) -> &Int64Array {
+        &self.core.timestamps
+    }
+
+    /// `keen.created_at` per row, UTC ms.
+    pub fn created_at(&self) -> &[i64] {
+        self.core.created_at.values()
+    }
+
+    /// `keen.created_at` as an Arrow array.
+    pub fn created_at_array(&self) -> &Int64Array {
+        &self.core.created_at
+    }
+
+    /// `keen.id` per row.
+    pub fn ids(&self) -> &[EventId] {
+        &self.core.ids
+    }
+
+    /// Smallest `keen.timestamp` (`None` when empty).
+    pub fn min_ts(&self) -> Option<i64> {
+        self.timestamps().first().copied()
+    }
+
+    /// Largest `keen.timestamp` (`None` when empty).
+    pub fn max_ts(&self) -> Option<i64> {
+        self.timestamps().last().copied()
+    }
+
+    /// The rows with `start_ms <= keen.timestamp < end_ms`.
+    pub fn time_range(&self, start_ms: i64, end_ms: i64) -> Range<RowId> {
+        let ts = self.timestamps();
+        let lo = ts.partition_point(|&t| t < start_ms);
+        let hi = ts.partition_point(|&t| t < end_ms).max(lo);
+        lo as RowId..hi as RowId
+    }
+
+    /// The column `id`, if the segment has a value of it.
+    pub fn column(&self, id: ColumnId) -> Option<&SegmentColumn> {
+        let cols = &self.core.columns;
+        cols.binary_search_by_key(&id, |c| c.id).ok().map(|i| &cols[i])
+    }
+
+    /// All present columns, in id order.
+    pub fn columns(&self) -> impl Iterator<Item = &SegmentColumn> + '_ {
+        self.core.columns.iter()
+    }
+
+    /// Live rows (not deleted) whose indexed `column` holds value id `value`
+    /// (dict id; bool 0/1; list element id): a cardinality lookup, minus
+    /// the deleted rows holding it. 0 when the column is absent or has no
+    /// index.
+    pub fn count_eq(&self, column: ColumnId, value: u32) -> u64 {
+        let Some(idx) = self.column(column).and_then(|c| c.index.as_ref()) else {
+            return 0;
+        };
+        let all = idx.cardinality(value);
+        if self.deleted.is_empty() || all == 0 {
+            all
+        } else {
+            all - idx.bitmap(value).intersection_len(&self.deleted)
+        }
+    }
+
+    /// The deletion vector: rows deleted from this version.
+    pub fn deleted(&self) -> &RoaringBitmap {
+        &self.deleted
+    }
+
+    /// A new version of this segment with deletion vector `deleted`; the
+    /// data is shared.
+    pub fn with_deleted(&self, deleted: RoaringBitmap) -> Segment {
+        Segment { core: self.core.clone(), deleted: Arc::new(deleted) }
+    }
+
+    /// Approximate heap bytes (Arrow memory sizes, roaring serialized sizes).
+    pub fn memory_bytes(&self) -> usize {
+        let c = &self.core;
+        let mut n = c.timestamps.get_array_memory_size()
+            + c.created_at.get_array_memory_size()
+            + c.ids.capacity() * 12
+            + self.deleted.serialized_size();
+        for col in &c.columns {
+            n += std::mem::size_of::<SegmentColumn>()
+                + col.data.array().map_or(0, |a| a.get_array_memory_size())
+                + col.presence.serialized_size()
+                + col.index.as_ref().map_or(0, |i| i.memory_bytes());
+        }
+        n
+    }
+
+    /// Checks every invariant: sorted timestamps, array lengths, presence
+    /// equals validity, the index equals a scan of the array, stats match
+    /// the data, deletions within the segment. String min/max are checked
+    /// against `dicts` when the column's dictionary is there.
+    pub fn validate_with(&self, dicts: Option<&Dicts>) -> Result<()> {
+        let bug = |m: String| Err(IngestError::Internal(format!("segment {}: {m}", self.id())));
+        let n = self.len();
+        let c = &self.core;
+        if c.timestamps.len() != n || c.created_at.len() != n {
+            return bug("keen.* arrays differ in length".into());
+        }
+        if c.timestamps.null_count() != 0 || c.created_at.null_count() != 0 {
+            return bug("keen.* arrays hold nulls".into());
+        }
+        if self.timestamps().windows(2).any(|w| w[0] > w[1]) {
+            return bug("timestamps are not sorted".into());
+        }
+        if self.deleted.max().is_some_and(|m| m as usize >= n) {
+            return bug("deletion vector past the last row".into());
+        }
+        if c.columns.windows(2).any(|w| w[0].id >= w[1].id) {
+            return bug("columns not sorted by id".into());
+        }
+        for col in &c.columns {
+            let name = &col.key;
+            if col.data.value_type() != col.key.ty {
+                return bug(format!("column {name} holds {} data", col.data.value_type()));
+            }
+            if col.presence.is_empty() {
+                return bug(format!("column {name} is empty"));
+            }
+            if col.presence.max().is_some_and(|m| m as usize >= n) {
+                return bug(format!("column {name} presence past the last row"));
+            }
+            if let Some(a) = col.data.array() {
+                if a.len() != n {
+                    return bug(format!("column {name} has {} rows, segment {n}", a.len()));
+                }
+                let valid = RoaringBitmap::from_sorted_iter(
+                    (0..n as u32).filter(|&r| a.is_valid(r as usize)),
+                )
+                .expect("ascending rows");
+                if valid != col.presence {
+                    return bug(format!("column {name} presence differs from validity"));
+                }
+            }
+            let expect_index = builder::index_of(&col.data);
+            if expect_index != col.index {
+                return bug(format!("column {name} index differs from a scan of its values"));
+            }
+            let dict = dicts.and_then(|d| d.get(col.id));
+            let reader = dict.map(|d| d.reader());
+            let mut stats = stats::compute(
+                &col.data,
+                n,
+                col.presence.len(),
+                col.index.as_ref(),
+                reader.as_ref(),
+            );
+            if matches!(col.data, ColumnData::Str(_)) && reader.is_none() {
+                stats.min.clone_from(&col.stats.min);
+                stats.max.clone_from(&col.stats.max);
+            }
+            if stats != col.stats {
+                return bug(format!(
+                    "column {name} stats {:?} differ from the data {:?}",
+                    col.stats, stats
+                ));
+            }
+            if let (Some(r), Some(idx)) = (&reader, &col.index) {
+                if idx.values().last().is_some_and(|&v| v as usize >= r.len()) {
+                    return bug(format!("column {name} holds an id past its dictionary"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Segment::validate_with`] without dictionaries.
+    pub fn validate(&self) -> Result<()> {
+        self.validate_with(None)
+    }
+}
+
+#[cfg(test)]
+mod tests;

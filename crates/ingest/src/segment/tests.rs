@@ -1,0 +1,145 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::head::Head;
+use crate::schema::Schema;
+use crate::testutil::gen;
+
+fn sample(n: usize, seed: u64) -> (Head, Schema, Dicts) {
+    let (mut h, mut s, mut d) = (Head::new(), Schema::new(), Dicts::new());
+    gen::fill(&mut h, &gen::batch(n, seed), &mut s, &mut d, 0);
+    (h, s, d)
+}
+
+#[test]
+fn build_sorts_stably_and_validates() {
+    let (h, s, d) = sample(2000, 1);
+    let seg = build_segment(&h, 0..h.len(), &s, &d, 7);
+    seg.validate_with(Some(&d)).unwrap();
+    assert_eq!(seg.len(), 2000);
+    assert_eq!(seg.id(), 7);
+    // stable: ties keep arrival order (ids encode arrival order)
+    for w in 0..seg.len() - 1 {
+        let (a, b) = (seg.timestamps()[w], seg.timestamps()[w + 1]);
+        assert!(a <= b);
+        if a == b {
+            assert!(seg.ids()[w] < seg.ids()[w + 1]);
+        }
+    }
+    // each row keeps its own created_at (created_at = base + arrival index)
+    for (k, id) in seg.ids().iter().enumerate() {
+        let arrival = u64::from_be_bytes(id.0[..8].try_into().unwrap()) as usize;
+        assert_eq!(seg.created_at()[k], h.created_at[arrival]);
+        assert_eq!(seg.timestamps()[k], h.timestamps[arrival]);
+    }
+    // type conflict keeps both columns
+    let vn = seg.column(s.id("v", ValueType::Num).unwrap()).unwrap();
+    let vs = seg.column(s.id("v", ValueType::String).unwrap()).unwrap();
+    assert_eq!(vn.stats.present + vs.stats.present, 2000);
+    assert!((&vn.presence & &vs.presence).is_empty());
+}
+
+#[test]
+fn time_range_is_half_open() {
+    let (h, s, d) = sample(500, 2);
+    let seg = build_segment(&h, 0..h.len(), &s, &d, 1);
+    let ts = seg.timestamps();
+    let (lo, hi) = (ts[100], ts[400]);
+    let r = seg.time_range(lo, hi);
+    let want: Vec<usize> = (0..ts.len()).filter(|&i| ts[i] >= lo && ts[i] < hi).collect();
+    assert_eq!(r.start as usize, want[0]);
+    assert_eq!(r.end as usize, want.last().unwrap() + 1);
+    assert_eq!(seg.time_range(hi, lo), seg.time_range(hi, lo).start..seg.time_range(hi, lo).start);
+    assert_eq!(seg.time_range(i64::MIN, i64::MAX), 0..seg.len() as u32);
+    assert_eq!(seg.min_ts(), Some(ts[0]));
+}
+
+#[test]
+fn head_tail_segment_and_stats() {
+    let (h, s, d) = sample(300, 3);
+    let seg = build_segment(&h, 100..250, &s, &d, 2);
+    seg.validate_with(Some(&d)).unwrap();
+    assert_eq!(seg.len(), 150);
+    let price = seg.column(s.id("item.price", ValueType::Num).unwrap()).unwrap();
+    assert!(matches!(price.data, ColumnData::Num(NumArray::Float(_))));
+    let count = seg.column(s.id("count", ValueType::Num).unwrap()).unwrap();
+    let ColumnData::Num(NumArray::Int(a)) = &count.data else { panic!("count is integral") };
+    let max = a.iter().flatten().max().unwrap();
+    assert_eq!(count.stats.max, Some(StatValue::Num { value: max as f64, exact: Some(max) }));
+    let country = seg.column(s.id("user.address.country", ValueType::String).unwrap()).unwrap();
+    let idx = country.index.as_ref().unwrap();
+    let total: u64 = idx.values().iter().map(|&v| idx.cardinality(v)).sum();
+    assert_eq!(total, 150);
+    assert_eq!(country.stats.max, Some(StatValue::Str("ünï".into())));
+    let cid = s.id("user.address.country", ValueType::String).unwrap();
+    let no = d.get(cid).unwrap().lookup("NO").unwrap();
+    let scan = |seg: &Segment| {
+        let ColumnData::Str(a) = &seg.column(cid).unwrap().data else { panic!() };
+        (0..a.len())
+            .filter(|&r| a.is_valid(r) && a.value(r) == no && !seg.deleted().contains(r as u32))
+            .count() as u64
+    };
+    assert_eq!(seg.count_eq(cid, no), scan(&seg));
+    let del = seg.with_deleted((0..150u32).step_by(3).collect());
+    assert_eq!(del.count_eq(cid, no), scan(&del));
+    assert!(del.count_eq(cid, no) < seg.count_eq(cid, no));
+    let empty = build_segment(&h, 5..5, &s, &d, 3);
+    empty.validate().unwrap();
+    assert_eq!(empty.columns().count(), 0);
+    assert_eq!(empty.time_range(0, i64::MAX), 0..0);
+}
+
+#[test]
+fn with_deleted_shares_data() {
+    let (h, s, d) = sample(100, 4);
+    let seg = build_segment(&h, 0..h.len(), &s, &d, 1);
+    let v2 = seg.with_deleted([3u32, 9].into_iter().collect());
+    assert_eq!(v2.deleted().len(), 2);
+    assert!(seg.deleted().is_empty());
+    assert_eq!(v2.timestamps(), seg.timestamps());
+    v2.validate().unwrap();
+    assert!(seg.with_deleted([100u32].into_iter().collect()).validate().is_err());
+}
+
+fn scan_str(a: &UInt32Array, v: u32) -> RoaringBitmap {
+    (0..a.len() as u32).filter(|&r| a.is_valid(r as usize) && a.value(r as usize) == v).collect()
+}
+
+proptest! {
+    #[test]
+    fn bitmap_index_equals_row_scan(
+        vals in proptest::collection::vec(proptest::option::of(0u32..300), 0..600),
+        lists in proptest::collection::vec(proptest::option::of(proptest::collection::vec(0u32..20, 0..5)), 0..300),
+    ) {
+        let a = UInt32Array::from(vals.clone());
+        let data = ColumnData::Str(a.clone());
+        let idx = builder::index_of(&data).unwrap();
+        for v in 0..300u32 {
+            let want = scan_str(&a, v);
+            prop_assert_eq!(idx.cardinality(v), want.len());
+            prop_assert_eq!(idx.bitmap(v), want.clone());
+            let mut got = RoaringBitmap::new();
+            idx.union_into(v, &mut got);
+            prop_assert_eq!(got, want);
+        }
+        let distinct: std::collections::BTreeSet<u32> = vals.iter().flatten().copied().collect();
+        prop_assert_eq!(idx.values().to_vec(), distinct.into_iter().collect::<Vec<_>>());
+
+        let la = ListArray::from_iter_primitive::<arrow_array::types::UInt32Type, _, _>(
+            lists.iter().map(|l| l.as_ref().map(|l| l.iter().map(|&v| Some(v)).collect::<Vec<_>>())),
+        );
+        // rebuild with the non-null item field the builder uses
+        let la = ListArray::new(builder::list_item_field(), la.offsets().clone(), la.values().clone(), la.nulls().cloned());
+        let lidx = builder::index_of(&ColumnData::List(la)).unwrap();
+        for v in 0..20u32 {
+            let want: RoaringBitmap = lists
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.as_ref().is_some_and(|l| l.contains(&v)))
+                .map(|(r, _)| r as u32)
+                .collect();
+            prop_assert_eq!(lidx.cardinality(v), want.len());
+            prop_assert_eq!(lidx.bitmap(v), want);
+        }
+    }
+}

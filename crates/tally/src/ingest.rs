@@ -1,0 +1,500 @@
+//! Bulk ingest: NDJSON streams and Keen batch documents.
+//!
+//! NDJSON is read in blocks of [`NDJSON_BLOCK_BYTES`]; each block's lines are
+//! parsed in parallel (rayon) straight into flattened batches while the
+//! previous block is being appended, one WAL record (and one fsync) per
+//! collection per block.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::io::Read;
+
+use rayon::prelude::*;
+use serde::de::{self, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::value::RawValue;
+use tally_ingest::{
+    format_datetime, infer_timestamp, parse_event, sanitize_collection_name,
+    validate_collection_name, EventLimits, FlatBatch, IngestError,
+};
+
+use crate::error::{Error, Result};
+use crate::project::Project;
+
+/// Bytes read per NDJSON block (split at a line end).
+pub const NDJSON_BLOCK_BYTES: usize = 8 << 20;
+/// At most this many line errors are kept in an [`IngestSummary`].
+pub const MAX_REPORTED_ERRORS: usize = 100;
+/// Largest Keen batch document, in bytes (keen-semantics §1.2).
+pub const MAX_BATCH_BYTES: usize = 10_000_000;
+/// Most events in one Keen batch document (keen-semantics §1.2).
+pub const MAX_BATCH_EVENTS: usize = 5_000;
+
+/// Options for [`Project::ingest_ndjson`].
+#[derive(Debug, Clone, Default)]
+pub struct NdjsonOptions {
+    /// Every line is a bare event for this collection (instead of
+    /// `{"<collection>": {event}}`).
+    pub collection: Option<String>,
+    /// Sanitise collection names as the Airbyte destination does
+    /// (keen-semantics §11.2) before validating them.
+    pub sanitize_collection_names: bool,
+    /// Infer `keen.timestamp` from this (dotted) property when the event
+    /// does not set one (keen-semantics §11.3 rules).
+    pub infer_timestamp_from: Option<String>,
+}
+
+/// One rejected NDJSON line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineError {
+    /// 1-based line number.
+    pub line: u64,
+    /// Keen's error code.
+    pub error_code: String,
+    /// What was wrong, naming the property or limit.
+    pub message: String,
+}
+
+/// The outcome of an NDJSON ingest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestSummary {
+    /// Events acknowledged (stored or suppressed as duplicates).
+    pub accepted: u64,
+    /// Lines rejected.
+    pub rejected: u64,
+    /// The first [`MAX_REPORTED_ERRORS`] rejections.
+    pub errors: Vec<LineError>,
+}
+
+impl IngestSummary {
+    fn reject(&mut self, line: u64, e: &Error) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(LineError {
+                line,
+                error_code: e.error_code().to_string(),
+                message: e.to_string(),
+            });
+        }
+    }
+}
+
+/// The result of one event in a batch (Keen's shape).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventResult {
+    /// Stored (or a suppressed duplicate).
+    Success,
+    /// Rejected with Keen's error `name` and a `description`.
+    Failure {
+        /// Keen's error code.
+        name: String,
+        /// Message.
+        description: String,
+    },
+}
+
+impl Serialize for EventResult {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            EventResult::Success => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("success", &true)?;
+                m.end()
+            }
+            EventResult::Failure { name, description } => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("success", &false)?;
+                m.serialize_entry(
+                    "error",
+                    &serde_json::json!({"name": name, "description": description}),
+                )?;
+                m.end()
+            }
+        }
+    }
+}
+
+/// Keen's batch answer: per collection, in request order, one result per event.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchResponse {
+    /// (collection, results) in request order.
+    pub collections: Vec<(String, Vec<EventResult>)>,
+}
+
+impl BatchResponse {
+    /// Total events that failed.
+    pub fn failed(&self) -> usize {
+        self.collections
+            .iter()
+            .flat_map(|(_, r)| r)
+            .filter(|r| matches!(r, EventResult::Failure { .. }))
+            .count()
+    }
+}
+
+impl Serialize for BatchResponse {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.collections.len()))?;
+        for (name, results) in &self.collections {
+            m.serialize_entry(name, results)?;
+        }
+        m.end()
+    }
+}
+
+fn failure(e: &Error) -> EventResult {
+    EventResult::Failure { name: e.error_code().to_string(), description: e.to_string() }
+}
+
+/// Parses `{"<collection>": <value>}` with exactly one member, borrowing.
+struct OneMember<'a>(&'a str, &'a RawValue);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for OneMember<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = OneMember<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object with exactly one member: {\"<collection>\": {event}}")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let key: &'de str = map.next_key()?.ok_or_else(|| {
+                    de::Error::custom("empty object: expected {\"<collection>\": {event}}")
+                })?;
+                let value: &'de RawValue = map.next_value()?;
+                if map.next_key::<&str>()?.is_some() {
+                    return Err(de::Error::custom(
+                        "more than one member: expected {\"<collection>\": {event}}",
+                    ));
+                }
+                Ok(OneMember(key, value))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// Batch document: collection name -> array of raw events, in order.
+struct BatchDoc<'a>(Vec<(&'a str, Vec<&'a RawValue>)>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for BatchDoc<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = BatchDoc<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object mapping collection names to arrays of events")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Self::Value, A::Error> {
+                let mut out: Vec<(&'de str, Vec<&'de RawValue>)> = Vec::new();
+                let mut seen = HashSet::new();
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    if !seen.insert(key) {
+                        return Err(de::Error::custom(format!("duplicate collection {key:?}")));
+                    }
+                    let events: Vec<&'de RawValue> = map.next_value().map_err(|_| {
+                        de::Error::custom(format!(
+                            "the value of collection {key:?} must be an array of events"
+                        ))
+                    })?;
+                    out.push((key, events));
+                }
+                Ok(BatchDoc(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One parsed slice of an NDJSON block.
+struct Parsed {
+    batch: FlatBatch,
+    raw: Vec<u8>,
+    /// Per event in `batch`: (line number, collection name).
+    meta: Vec<(u64, String)>,
+    errors: Vec<(u64, Error)>,
+}
+
+fn set_path(root: &serde_json::Value, path: &str) -> Option<serde_json::Value> {
+    let mut cur = root;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    Some(cur.clone())
+}
+
+/// Applies timestamp inference to one event, returning rewritten bytes when
+/// it set `keen.timestamp`.
+fn infer_into(event: &[u8], from: &str) -> Option<Vec<u8>> {
+    let mut v: serde_json::Value = serde_json::from_slice(event).ok()?;
+    if v.get("keen").and_then(|k| k.get("timestamp")).is_some() {
+        return None;
+    }
+    let ms = infer_timestamp(&set_path(&v, from)?)?;
+    let obj = v.as_object_mut()?;
+    let keen = obj.entry("keen").or_insert_with(|| serde_json::json!({}));
+    keen.as_object_mut()?
+        .insert("timestamp".into(), serde_json::Value::String(format_datetime(ms)));
+    serde_json::to_vec(&v).ok()
+}
+
+fn parse_lines(lines: &[(u64, &[u8])], opts: &NdjsonOptions, limits: &EventLimits) -> Parsed {
+    let mut p = Parsed {
+        batch: FlatBatch::new(),
+        raw: Vec::with_capacity(lines.iter().map(|(_, l)| l.len()).sum()),
+        meta: Vec::with_capacity(lines.len()),
+        errors: Vec::new(),
+    };
+    for &(line_no, line) in lines {
+        let (collection, event): (String, &[u8]) = match &opts.collection {
+            Some(c) => (c.clone(), line),
+            None => match serde_json::from_slice::<OneMember>(line) {
+                Ok(OneMember(name, raw)) => {
+                    let name = if opts.sanitize_collection_names {
+                        sanitize_collection_name(name)
+                    } else {
+                        name.to_string()
+                    };
+                    (name, raw.get().as_bytes())
+                }
+                Err(e) => {
+                    p.errors.push((
+                        line_no,
+                        Error::Ingest(IngestError::invalid(
+                            tally_ingest::ErrorCode::InvalidEvent,
+                            format!("malformed line: {e}"),
+                        )),
+                    ));
+                    continue;
+                }
+            },
+        };
+        if let Err(e) = validate_collection_name(&collection) {
+            p.errors.push((line_no, e.into()));
+            continue;
+        }
+        let rewritten = opts.infer_timestamp_from.as_deref().and_then(|f| infer_into(event, f));
+        let event = rewritten.as_deref().unwrap_or(event);
+        match parse_event(event, &mut p.batch, limits) {
+            Ok(()) => {
+                let start = p.raw.len();
+                p.raw.extend_from_slice(event);
+                let ev = p.batch.events.last_mut().expect("parse_event pushed one event");
+                ev.raw = start..start + event.len();
+                p.meta.push((line_no, collection));
+            }
+            Err(e) => p.errors.push((line_no, e.into())),
+        }
+    }
+    p
+}
+
+impl Project {
+    fn append_parsed(&self, parsed: Vec<Parsed>, summary: &mut IngestSummary) -> Result<()> {
+        for p in parsed {
+            let mut by_collection: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+            for (i, (_, c)) in p.meta.iter().enumerate() {
+                by_collection.entry(c.as_str()).or_default().push(i);
+            }
+            let mut errors = p.errors;
+            for (name, idxs) in by_collection {
+                let coll = match self.collection_or_create(name) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        for &i in &idxs {
+                            errors.push((
+                                p.meta[i].0,
+                                Error::InvalidParameter {
+                                    name: "collection".into(),
+                                    reason: e.to_string(),
+                                },
+                            ));
+                        }
+                        continue;
+                    }
+                };
+                let out = coll.append(&p.batch, &p.raw, &idxs)?;
+                for (r, &i) in out.results.into_iter().zip(&idxs) {
+                    match r {
+                        Ok(()) => summary.accepted += 1,
+                        Err(e) => errors.push((p.meta[i].0, e.into())),
+                    }
+                }
+            }
+            errors.sort_by_key(|(l, _)| *l);
+            for (line, e) in &errors {
+                summary.reject(*line, e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Ingests NDJSON from `reader` (see [`NdjsonOptions`] for the line
+    /// format). Bad lines are reported with their line numbers and the rest
+    /// of the input proceeds. `progress` is called with the bytes consumed
+    /// so far after each block.
+    pub fn ingest_ndjson<R: Read>(
+        &self,
+        mut reader: R,
+        opts: &NdjsonOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<IngestSummary> {
+        if let Some(c) = &opts.collection {
+            validate_collection_name(c)?;
+        }
+        let limits = self.limits().clone();
+        let mut summary = IngestSummary::default();
+        let mut carry: Vec<u8> = Vec::new();
+        let mut line_no: u64 = 0;
+        let mut consumed: u64 = 0;
+        let mut pending: Option<Vec<Parsed>> = None;
+        let mut eof = false;
+        while !eof {
+            let mut block = std::mem::take(&mut carry);
+            let start = block.len();
+            block.resize(start + NDJSON_BLOCK_BYTES, 0);
+            let mut filled = start;
+            while filled < block.len() {
+                let n = reader
+                    .read(&mut block[filled..])
+                    .map_err(|e| Error::Io { path: "input".into(), source: e })?;
+                if n == 0 {
+                    eof = true;
+                    break;
+                }
+                filled += n;
+            }
+            block.truncate(filled);
+            if !eof {
+                match memchr::memrchr(b'\n', &block) {
+                    Some(i) => carry = block.split_off(i + 1),
+                    None => {
+                        // One line longer than a block: keep reading.
+                        carry = block;
+                        continue;
+                    }
+                }
+            }
+            consumed += block.len() as u64;
+            let mut lines: Vec<(u64, &[u8])> = Vec::new();
+            let body = block.strip_suffix(b"\n").unwrap_or(&block);
+            for l in body.split(|&b| b == b'\n') {
+                if block.is_empty() {
+                    break;
+                }
+                line_no += 1;
+                let l = l.strip_suffix(b"\r").unwrap_or(l);
+                if l.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                lines.push((line_no, l));
+            }
+            let parts = (rayon::current_num_threads() * 4).max(1);
+            let per = lines.len().div_ceil(parts).max(1);
+            let prev = pending.take();
+            let (appended, parsed) = rayon::join(
+                || match prev {
+                    Some(p) => {
+                        let mut s = IngestSummary::default();
+                        self.append_parsed(p, &mut s).map(|_| s)
+                    }
+                    None => Ok(IngestSummary::default()),
+                },
+                || {
+                    lines
+                        .par_chunks(per)
+                        .map(|chunk| parse_lines(chunk, opts, &limits))
+                        .collect::<Vec<Parsed>>()
+                },
+            );
+            merge_summary(&mut summary, appended?);
+            pending = Some(parsed);
+            progress(consumed);
+        }
+        if let Some(p) = pending.take() {
+            let mut s = IngestSummary::default();
+            self.append_parsed(p, &mut s)?;
+            merge_summary(&mut summary, s);
+        }
+        Ok(summary)
+    }
+
+    /// Records a Keen batch document (keen-semantics §1.2):
+    /// `{"<collection>": [event, ...], ...}`. Events fail individually; a
+    /// malformed document or one over the batch limits fails as a whole
+    /// with nothing stored.
+    pub fn record_batch(&self, body: &[u8]) -> Result<BatchResponse> {
+        if body.len() > MAX_BATCH_BYTES {
+            return Err(Error::InvalidBatch(format!(
+                "payload breaks the batch size limit ({} > {MAX_BATCH_BYTES} bytes)",
+                body.len()
+            )));
+        }
+        let doc: BatchDoc = serde_json::from_slice(body)
+            .map_err(|e| Error::InvalidBatch(format!("malformed batch: {e}")))?;
+        let total: usize = doc.0.iter().map(|(_, v)| v.len()).sum();
+        if total > MAX_BATCH_EVENTS {
+            return Err(Error::InvalidBatch(format!(
+                "batch breaks the events per batch limit ({total} > {MAX_BATCH_EVENTS})"
+            )));
+        }
+        let limits = self.limits().clone();
+        let mut response = BatchResponse::default();
+        for (name, events) in doc.0 {
+            let mut results: Vec<EventResult> = Vec::with_capacity(events.len());
+            if let Err(e) = validate_collection_name(name) {
+                let e: Error = e.into();
+                results.resize(events.len(), failure(&e));
+                response.collections.push((name.to_string(), results));
+                continue;
+            }
+            let mut batch = FlatBatch::new();
+            let mut raw: Vec<u8> = Vec::new();
+            let mut slots: HashMap<usize, usize> = HashMap::new();
+            let mut idxs = Vec::new();
+            for (pos, ev) in events.iter().enumerate() {
+                let bytes = ev.get().as_bytes();
+                match parse_event(bytes, &mut batch, &limits) {
+                    Ok(()) => {
+                        let start = raw.len();
+                        raw.extend_from_slice(bytes);
+                        let e = batch.events.last_mut().expect("one event pushed");
+                        e.raw = start..start + bytes.len();
+                        slots.insert(batch.events.len() - 1, pos);
+                        idxs.push(batch.events.len() - 1);
+                        results.push(EventResult::Success);
+                    }
+                    Err(e) => results.push(failure(&e.into())),
+                }
+            }
+            if !idxs.is_empty() {
+                let coll = self.collection_or_create(name)?;
+                let out = coll.append(&batch, &raw, &idxs)?;
+                for (r, i) in out.results.into_iter().zip(idxs) {
+                    if let Err(e) = r {
+                        results[slots[&i]] = failure(&e.into());
+                    }
+                }
+            }
+            response.collections.push((name.to_string(), results));
+        }
+        Ok(response)
+    }
+}
+
+fn merge_summary(into: &mut IngestSummary, s: IngestSummary) {
+    into.accepted += s.accepted;
+    into.rejected += s.rejected;
+    for e in s.errors {
+        if into.errors.len() < MAX_REPORTED_ERRORS {
+            into.errors.push(e);
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! `Project`: one project's collections, keys and the write/read entry points.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use serde::{Deserialize, Serialize};
+use tally_ingest::{
+    parse_event, validate_collection_name, Collection, FlatBatch, IngestError, OpenReport, Snapshot,
+};
+
+use crate::engine::EngineInner;
+use crate::error::{Error, Result};
+use crate::keys::{ApiKey, KeyDigests, KeyKind, ProjectKeys};
+
+/// The project file inside a project directory.
+pub(crate) const PROJECT_FILE: &str = "project.json";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ProjectFile {
+    format_version: u32,
+    id: String,
+    name: String,
+    keys: KeyDigests,
+}
+
+/// A project's public description (never its keys).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProjectInfo {
+    /// The project id.
+    pub id: String,
+    /// The project's name.
+    pub name: String,
+    /// Collection names, sorted.
+    pub collections: Vec<String>,
+}
+
+/// A handle to one project. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Project {
+    inner: Arc<ProjectInner>,
+}
+
+struct ProjectInner {
+    engine: Arc<EngineInner>,
+    dir: PathBuf,
+    file: ProjectFile,
+    collections: RwLock<BTreeMap<String, Collection>>,
+    open_reports: RwLock<Vec<(String, OpenReport)>>,
+}
+
+impl std::fmt::Debug for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Project").field("id", &self.inner.file.id).finish()
+    }
+}
+
+/// Directory name of a collection: `c-` + hex of its (ASCII) name, so no
+/// name can ever escape or collide in the file system.
+fn collection_dir_name(name: &str) -> String {
+    format!("c-{}", hex::encode(name.as_bytes()))
+}
+
+fn collection_name_from_dir(dir: &str) -> Option<String> {
+    let hex_part = dir.strip_prefix("c-")?;
+    String::from_utf8(hex::decode(hex_part).ok()?).ok()
+}
+
+impl Project {
+    pub(crate) fn create(
+        engine: Arc<EngineInner>,
+        dir: PathBuf,
+        id: &str,
+        name: &str,
+        keys: &ProjectKeys,
+    ) -> Result<Project> {
+        let storage = &*engine.storage;
+        let file = ProjectFile {
+            format_version: 1,
+            id: id.to_string(),
+            name: name.to_string(),
+            keys: KeyDigests::of(keys),
+        };
+        let cdir = dir.join("collections");
+        storage.create_dir_all(&cdir).map_err(|e| Error::io(&cdir, e))?;
+        let bytes = serde_json::to_vec_pretty(&file)
+            .map_err(|e| Error::Corrupt { path: PROJECT_FILE.into(), reason: e.to_string() })?;
+        let path = dir.join(PROJECT_FILE);
+        tally_ingest::replace_atomic(storage, &path, &bytes).map_err(|e| Error::io(&path, e))?;
+        if let Some(parent) = dir.parent() {
+            storage.sync_dir(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        Ok(Project {
+            inner: Arc::new(ProjectInner {
+                engine,
+                dir,
+                file,
+                collections: RwLock::new(BTreeMap::new()),
+                open_reports: RwLock::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub(crate) fn open(engine: Arc<EngineInner>, dir: PathBuf) -> Result<Project> {
+        let storage = engine.storage.clone();
+        let path = dir.join(PROJECT_FILE);
+        let bytes = tally_ingest::read_all(&*storage, &path).map_err(|e| Error::io(&path, e))?;
+        let file: ProjectFile = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupt {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut collections = BTreeMap::new();
+        let mut reports = Vec::new();
+        let cdir = dir.join("collections");
+        storage.create_dir_all(&cdir).map_err(|e| Error::io(&cdir, e))?;
+        for d in storage.list(&cdir).map_err(|e| Error::io(&cdir, e))? {
+            let Some(name) =
+                d.file_name().and_then(|n| n.to_str()).and_then(collection_name_from_dir)
+            else {
+                continue;
+            };
+            let (c, report) = Collection::open(
+                storage.clone(),
+                d,
+                &name,
+                engine.clock.clone(),
+                engine.options.clone(),
+            )?;
+            reports.push((name.clone(), report));
+            collections.insert(name, c);
+        }
+        Ok(Project {
+            inner: Arc::new(ProjectInner {
+                engine,
+                dir,
+                file,
+                collections: RwLock::new(collections),
+                open_reports: RwLock::new(reports),
+            }),
+        })
+    }
+
+    /// The project id.
+    pub fn id(&self) -> &str {
+        &self.inner.file.id
+    }
+
+    /// The project's name.
+    pub fn name(&self) -> &str {
+        &self.inner.file.name
+    }
+
+    /// Id, name and collections.
+    pub fn info(&self) -> ProjectInfo {
+        ProjectInfo {
+            id: self.id().to_string(),
+            name: self.name().to_string(),
+            collections: self.collection_names(),
+        }
+    }
+
+    /// What opening each collection found (replayed WAL records, torn tails).
+    pub fn open_reports(&self) -> Vec<(String, OpenReport)> {
+        self.inner.open_reports.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Which of this project's keys `key` is; unknown keys are
+    /// [`Error::InvalidApiKey`].
+    pub fn authenticate(&self, key: &ApiKey) -> Result<KeyKind> {
+        self.inner.file.keys.classify(key).ok_or(Error::InvalidApiKey)
+    }
+
+    /// Sorted collection names.
+    pub fn collection_names(&self) -> Vec<String> {
+        self.inner.collections.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
+    /// An existing collection.
+    pub fn collection(&self, name: &str) -> Option<Collection> {
+        self.inner.collections.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    /// An existing collection, or a new one (collections are created on first write).
+    pub fn collection_or_create(&self, name: &str) -> Result<Collection> {
+        if let Some(c) = self.collection(name) {
+            return Ok(c);
+        }
+        validate_collection_name(name)?;
+        let mut map = self.inner.collections.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = map.get(name) {
+            return Ok(c.clone());
+        }
+        let engine = &self.inner.engine;
+        let dir = self.inner.dir.join("collections").join(collection_dir_name(name));
+        let (c, _) = Collection::open(
+            engine.storage.clone(),
+            dir,
+            name,
+            engine.clock.clone(),
+            engine.options.clone(),
+        )?;
+        map.insert(name.to_string(), c.clone());
+        Ok(c)
+    }
+
+    /// The read snapshot of a collection (`None` if it never received an event).
+    pub fn snapshot(&self, collection: &str) -> Option<Arc<Snapshot>> {
+        self.collection(collection).map(|c| c.snapshot())
+    }
+
+    /// Records one event (keen-semantics §1.1). `Ok` means acknowledged.
+    pub fn record(&self, collection: &str, event: &[u8]) -> Result<()> {
+        validate_collection_name(collection)?;
+        let mut batch = FlatBatch::new();
+        parse_event(event, &mut batch, &self.inner.engine.options.limits)?;
+        let c = self.collection_or_create(collection)?;
+        let out = c.append(&batch, event, &[0])?;
+        match out.results.into_iter().next() {
+            Some(r) => r.map_err(Error::from),
+            None => Err(Error::Ingest(IngestError::Internal("no result for one event".into()))),
+        }
+    }
+
+    /// Seals every collection's head.
+    pub fn flush(&self) -> Result<()> {
+        let cols: Vec<Collection> = self
+            .inner
+            .collections
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for c in cols {
+            c.flush()?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn limits(&self) -> &tally_ingest::EventLimits {
+        &self.inner.engine.options.limits
+    }
+}
