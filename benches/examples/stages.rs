@@ -34,6 +34,10 @@ fn main() {
     let parse = t.elapsed().as_secs_f64();
     println!("parse only (parallel): {:.2} s = {:.0}/s ({total})", parse, n as f64 / parse);
 
+    append_only(&lines);
+    if std::env::args().nth(2).as_deref() == Some("append") {
+        return;
+    }
     for d in [Durability::Buffered, Durability::Sync] {
         let dir = tempfile::tempdir().unwrap();
         let e = Engine::builder().with_data_dir(dir.path()).with_durability(d).open().unwrap();
@@ -52,4 +56,63 @@ fn main() {
             s.accepted
         );
     }
+}
+
+/// Times `Collection::append` alone on pre-parsed batches (single thread).
+#[allow(dead_code)]
+pub fn append_only(lines: &[&[u8]]) {
+    use std::sync::Arc;
+    use tally_ingest::{Collection, CollectionOptions, StdStorage, SystemClock};
+    let dir = tempfile::tempdir().unwrap();
+    let opts = CollectionOptions {
+        durability: Durability::Buffered,
+        segment_rows: usize::MAX,
+        ..Default::default()
+    };
+    let (c, _) = Collection::open(
+        Arc::new(StdStorage::new()),
+        dir.path().join("c"),
+        "c",
+        Arc::new(SystemClock),
+        opts,
+    )
+    .unwrap();
+    let limits = EventLimits::default();
+    let mut batches = Vec::new();
+    for chunk in lines.chunks(10_000) {
+        let mut p = EventParser::new();
+        let mut b = FlatBatch::new();
+        let mut raw = Vec::new();
+        for l in chunk {
+            let start = l.iter().position(|&c| c == b':').unwrap() + 1;
+            let inner = &l[start..l.len() - 1];
+            p.parse_at(inner, raw.len(), &mut b, &limits).unwrap();
+            raw.extend_from_slice(inner);
+        }
+        batches.push((b, raw));
+    }
+    let t = Instant::now();
+    let cpu0 = thread_cpu_secs();
+    for (b, raw) in &batches {
+        let idx: Vec<usize> = (0..b.len()).collect();
+        c.append(b, raw, &idx).unwrap();
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let cpu = thread_cpu_secs() - cpu0;
+    println!(
+        "append only (1 thread, one collection): {:.2} s wall, {:.2} s cpu = {:.0}/cpu-s",
+        secs,
+        cpu,
+        lines.len() as f64 / cpu
+    );
+}
+
+/// This thread's CPU time (user + system) from /proc, in seconds.
+fn thread_cpu_secs() -> f64 {
+    let s = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let after = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
 }

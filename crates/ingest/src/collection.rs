@@ -409,11 +409,11 @@ impl Collection {
             return Err(e);
         }
         let Writer { head, schema, dicts, .. } = &mut *w;
-        for &(i, id) in &accepted {
-            head.append(batch, i, now, id, schema, dicts).map_err(|e| {
-                IngestError::Internal(format!("head append after a successful dry run: {e}"))
-            })?;
-        }
+        let rows: Vec<(usize, i64, EventId)> =
+            accepted.iter().map(|&(i, id)| (i, now, id)).collect();
+        head.append_batch(batch, &rows, schema, dicts).map_err(|e| {
+            IngestError::Internal(format!("head append after a successful dry run: {e}"))
+        })?;
         outcome.stored = accepted.len();
         w.published = None;
         if w.head.len() >= self.inner.opts.segment_rows {

@@ -12,10 +12,11 @@
 //!
 //! # Memory
 //!
-//! Values live in one byte arena with a `u64` end offset each; the hash
-//! table is an open-addressing array of `u64` slots (32 hash bits + id), so a
-//! value costs its bytes plus about 20 bytes (worst case after vector growth
-//! about twice that), not an allocation per value.
+//! Values live in one byte arena with a `u64` end offset each; the lookup
+//! table is a `hashbrown::HashTable` of `u32` ids hashed by the value bytes
+//! (foldhash, randomly seeded), so a value costs its bytes plus about
+//! 14 bytes (about twice that right after a growth), not an allocation per
+//! value.
 //!
 //! # Concurrency
 //!
@@ -48,7 +49,6 @@
 //! append but before the manifest) are ignored and truncated by the next
 //! append.
 
-use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::path::Path;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
@@ -64,51 +64,51 @@ use crate::value::{ColumnId, DictId};
 /// Magic bytes at the start of every dictionary file.
 pub const DICT_MAGIC: &[u8; 8] = b"TLYDICT1";
 
-#[derive(Debug)]
+/// The hasher of every dictionary's lookup table (foldhash, randomly
+/// seeded per dictionary, so crafted values cannot force collisions).
+type Hasher = hashbrown::DefaultHashBuilder;
+
 struct Inner {
+    /// All values' bytes, back to back.
     bytes: Vec<u8>,
+    /// End offset of each value in `bytes`; value `id` is `ends[id-1]..ends[id]`.
     ends: Vec<u64>,
-    /// 0 = empty, else `(hash >> 32) << 32 | (id + 1)`.
-    slots: Vec<u64>,
+    /// Value ids, hashed by their bytes.
+    table: hashbrown::HashTable<DictId>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("values", &self.ends.len()).finish_non_exhaustive()
+    }
+}
+
+fn value_bytes<'a>(bytes: &'a [u8], ends: &[u64], id: usize) -> &'a [u8] {
+    let start = if id == 0 { 0 } else { ends[id - 1] as usize };
+    &bytes[start..ends[id] as usize]
 }
 
 impl Inner {
     fn get(&self, id: usize) -> &str {
-        let start = if id == 0 { 0 } else { self.ends[id - 1] as usize };
-        let end = self.ends[id] as usize;
-        std::str::from_utf8(&self.bytes[start..end]).expect("the arena holds whole UTF-8 values")
+        std::str::from_utf8(value_bytes(&self.bytes, &self.ends, id))
+            .expect("the arena holds whole UTF-8 values")
     }
 
-    fn find(&self, hash: u64, s: &str) -> std::result::Result<DictId, usize> {
-        let mask = self.slots.len() - 1;
-        let tag = hash >> 32;
-        let mut i = (hash as usize) & mask;
-        loop {
-            let slot = self.slots[i];
-            if slot == 0 {
-                return Err(i);
-            }
-            let id = (slot & 0xffff_ffff) as usize - 1;
-            if slot >> 32 == tag && self.get(id) == s {
-                return Ok(id as DictId);
-            }
-            i = (i + 1) & mask;
-        }
+    fn find(&self, hash: u64, s: &str) -> Option<DictId> {
+        self.table
+            .find(hash, |&id| value_bytes(&self.bytes, &self.ends, id as usize) == s.as_bytes())
+            .copied()
     }
 
-    fn grow(&mut self, hasher: &RandomState) {
-        let cap = self.slots.len() * 2;
-        let mut slots = vec![0u64; cap];
-        let mask = cap - 1;
-        for id in 0..self.ends.len() {
-            let h = hasher.hash_one(self.get(id));
-            let mut i = (h as usize) & mask;
-            while slots[i] != 0 {
-                i = (i + 1) & mask;
-            }
-            slots[i] = ((h >> 32) << 32) | (id as u64 + 1);
-        }
-        self.slots = slots;
+    /// Adds `s` (known to be absent) and returns its id.
+    fn push(&mut self, hash: u64, s: &str, hasher: &Hasher) -> DictId {
+        let id =
+            DictId::try_from(self.ends.len()).expect("a dictionary holds fewer than 2^32 values");
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.ends.push(self.bytes.len() as u64);
+        let Inner { bytes, ends, table } = self;
+        table.insert_unique(hash, id, |&i| hasher.hash_one(value_bytes(bytes, ends, i as usize)));
+        id
     }
 }
 
@@ -116,7 +116,7 @@ impl Inner {
 #[derive(Debug)]
 pub struct Dictionary {
     inner: RwLock<Inner>,
-    hasher: RandomState,
+    hasher: Hasher,
 }
 
 impl Default for Dictionary {
@@ -135,7 +135,7 @@ impl PartialEq for Dictionary {
 /// Read access to a [`Dictionary`] under one lock acquisition, for bulk work.
 pub struct DictReader<'a> {
     inner: RwLockReadGuard<'a, Inner>,
-    hasher: &'a RandomState,
+    hasher: &'a Hasher,
 }
 
 impl DictReader<'_> {
@@ -146,7 +146,7 @@ impl DictReader<'_> {
 
     /// The id of `s`, if interned.
     pub fn lookup(&self, s: &str) -> Option<DictId> {
-        self.inner.find(self.hasher.hash_one(s), s).ok()
+        self.inner.find(self.hasher.hash_one(s.as_bytes()), s)
     }
 
     /// Number of values.
@@ -160,12 +160,33 @@ impl DictReader<'_> {
     }
 }
 
+/// Write access to a [`Dictionary`] under one lock acquisition.
+pub struct DictWriter<'a> {
+    inner: std::sync::RwLockWriteGuard<'a, Inner>,
+    hasher: &'a Hasher,
+}
+
+impl DictWriter<'_> {
+    /// The id of `s`, adding it if new.
+    pub fn intern(&mut self, s: &str) -> DictId {
+        let h = self.hasher.hash_one(s.as_bytes());
+        match self.inner.find(h, s) {
+            Some(id) => id,
+            None => self.inner.push(h, s, self.hasher),
+        }
+    }
+}
+
 impl Dictionary {
     /// An empty dictionary.
     pub fn new() -> Self {
         Dictionary {
-            inner: RwLock::new(Inner { bytes: Vec::new(), ends: Vec::new(), slots: vec![0; 16] }),
-            hasher: RandomState::new(),
+            inner: RwLock::new(Inner {
+                bytes: Vec::new(),
+                ends: Vec::new(),
+                table: hashbrown::HashTable::new(),
+            }),
+            hasher: Hasher::default(),
         }
     }
 
@@ -182,32 +203,29 @@ impl Dictionary {
 
     /// The id of `s`, adding it if new.
     pub fn intern(&self, s: &str) -> DictId {
-        let h = self.hasher.hash_one(s);
-        if let Ok(id) = self.read().find(h, s) {
+        let h = self.hasher.hash_one(s.as_bytes());
+        if let Some(id) = self.read().find(h, s) {
             return id;
         }
         let mut g = self.inner.write().unwrap_or_else(|e| e.into_inner());
         match g.find(h, s) {
-            Ok(id) => id,
-            Err(mut slot) => {
-                let id = g.ends.len();
-                let id32 = DictId::try_from(id).expect("a dictionary holds fewer than 2^32 values");
-                if (id + 1) * 4 > g.slots.len() * 3 {
-                    g.grow(&self.hasher);
-                    slot = g.find(h, s).expect_err("the value is not in the table yet");
-                }
-                g.bytes.extend_from_slice(s.as_bytes());
-                let end = g.bytes.len() as u64;
-                g.ends.push(end);
-                g.slots[slot] = ((h >> 32) << 32) | (id as u64 + 1);
-                id32
-            }
+            Some(id) => id,
+            None => g.push(h, s, &self.hasher),
+        }
+    }
+
+    /// Takes the write lock once for many [`DictWriter::intern`] calls
+    /// (readers wait meanwhile; the single writer batches its interning).
+    pub fn writer(&self) -> DictWriter<'_> {
+        DictWriter {
+            inner: self.inner.write().unwrap_or_else(|e| e.into_inner()),
+            hasher: &self.hasher,
         }
     }
 
     /// The id of `s`, if interned.
     pub fn lookup(&self, s: &str) -> Option<DictId> {
-        self.read().find(self.hasher.hash_one(s), s).ok()
+        self.read().find(self.hasher.hash_one(s.as_bytes()), s)
     }
 
     /// The value of `id` (one small allocation; use [`Dictionary::reader`]
@@ -229,7 +247,7 @@ impl Dictionary {
     /// Approximate heap bytes held.
     pub fn memory_bytes(&self) -> usize {
         let g = self.read();
-        g.bytes.capacity() + g.ends.capacity() * 8 + g.slots.capacity() * 8
+        g.bytes.capacity() + g.ends.capacity() * 8 + g.table.capacity() * 5
     }
 
     /// Encodes entries `from..to` as one file chunk (see the module docs).
@@ -406,12 +424,16 @@ impl Dicts {
 
     /// The dictionary of a column, creating an empty one if missing.
     pub fn get_or_create(&mut self, column: ColumnId) -> Arc<Dictionary> {
-        if let Some(d) = self.get(column) {
-            return d.clone();
+        self.dict_mut(column).clone()
+    }
+
+    /// The dictionary of `column`, created if missing, without touching its
+    /// reference count (the hot path of head appends).
+    pub fn dict_mut(&mut self, column: ColumnId) -> &Arc<Dictionary> {
+        if self.get(column).is_none() {
+            self.insert(column, Arc::new(Dictionary::new()));
         }
-        let d = Arc::new(Dictionary::new());
-        self.insert(column, d.clone());
-        d
+        self.get(column).expect("just inserted")
     }
 
     /// Sets the dictionary of a column (used when loading).

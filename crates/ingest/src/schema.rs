@@ -15,7 +15,7 @@
 //! `{"max_columns": N, "events": E, "columns": [{"path": P, "type": T, "last_written": O}, ...]}`
 //! with columns in id order; the path index is rebuilt on load.
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
