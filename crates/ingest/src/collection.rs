@@ -572,6 +572,17 @@ impl Collection {
     }
 }
 
+impl Drop for Inner {
+    /// A clean close makes a buffered WAL durable (errors cannot be
+    /// reported from here; call [`Collection::sync`] to see them).
+    fn drop(&mut self) {
+        let w = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        if w.unsynced_bytes > 0 && !w.poisoned && w.wal.sync().is_ok() {
+            w.unsynced_bytes = 0;
+        }
+    }
+}
+
 impl Writer {
     fn next_event_id(&mut self, now_ms: i64) -> EventId {
         let mut id = [0u8; 12];

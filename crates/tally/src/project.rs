@@ -10,6 +10,25 @@ use tally_ingest::{
 };
 
 use crate::engine::EngineInner;
+
+/// What a project needs from its engine (no back-reference: the engine owns
+/// its projects, so a project holding the engine would be a cycle).
+#[derive(Clone)]
+pub(crate) struct Env {
+    pub(crate) storage: Arc<dyn tally_ingest::Storage>,
+    pub(crate) clock: Arc<dyn tally_ingest::Clock>,
+    pub(crate) options: tally_ingest::CollectionOptions,
+}
+
+impl Env {
+    fn of(engine: &EngineInner) -> Env {
+        Env {
+            storage: engine.storage.clone(),
+            clock: engine.clock.clone(),
+            options: engine.options.clone(),
+        }
+    }
+}
 use crate::error::{Error, Result};
 use crate::keys::{ApiKey, KeyDigests, KeyKind, ProjectKeys};
 
@@ -42,7 +61,7 @@ pub struct Project {
 }
 
 struct ProjectInner {
-    engine: Arc<EngineInner>,
+    engine: Env,
     dir: PathBuf,
     file: ProjectFile,
     collections: RwLock<BTreeMap<String, Collection>>,
@@ -92,7 +111,7 @@ impl Project {
         }
         Ok(Project {
             inner: Arc::new(ProjectInner {
-                engine,
+                engine: Env::of(&engine),
                 dir,
                 file,
                 collections: RwLock::new(BTreeMap::new()),
@@ -131,7 +150,7 @@ impl Project {
         }
         Ok(Project {
             inner: Arc::new(ProjectInner {
-                engine,
+                engine: Env::of(&engine),
                 dir,
                 file,
                 collections: RwLock::new(collections),
