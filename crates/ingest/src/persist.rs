@@ -34,7 +34,9 @@
 //! | `<path>::null` | `Boolean`, true where the path was `null` |
 //!
 //! Other columns are nullable (null = the row has no value of that type).
-//! Compression is ZSTD level 3 ([`PARQUET_ZSTD_LEVEL`]). Key-value metadata:
+//! Compression is ZSTD level 1 ([`PARQUET_ZSTD_LEVEL`]; level 3 wrote files
+//! no smaller and took longer). `keen.id` is PLAIN-encoded (every value is
+//! unique, so a dictionary never pays); other columns use dictionaries. Key-value metadata:
 //! `tally.format_version` = `"1"`, `tally.segment_id` (decimal) and
 //! `tally.columns`, a JSON array of `[column_id, path, type]`.
 //!
@@ -139,7 +141,7 @@ pub const IDX_MAGIC: &[u8; 8] = b"TLYIDX01";
 /// Magic bytes of a deletion file.
 pub const DEL_MAGIC: &[u8; 8] = b"TLYDEL01";
 /// ZSTD level of segment Parquet files.
-pub const PARQUET_ZSTD_LEVEL: i32 = 3;
+pub const PARQUET_ZSTD_LEVEL: i32 = 1;
 
 /// One written file as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +325,7 @@ fn encode_parquet_with(
     let mut props = base
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(PARQUET_ZSTD_LEVEL)?))
         .set_dictionary_enabled(true)
+        .set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from("keen.id"), false)
         .set_key_value_metadata(Some(vec![
             KeyValue::new("tally.format_version".to_owned(), SEGMENT_FORMAT_VERSION.to_string()),
             KeyValue::new("tally.segment_id".to_owned(), seg.id().to_string()),
@@ -558,58 +561,69 @@ fn put_stat(w: &mut Vec<u8>, s: &Option<StatValue>) {
     }
 }
 
-/// Encodes the index sidecar (layout in the module docs).
+/// Encodes the index sidecar (layout in the module docs). Columns are
+/// encoded in parallel, then concatenated in column order.
 pub fn encode_sidecar(seg: &Segment) -> Vec<u8> {
-    let mut w = Vec::new();
+    let cols: Vec<&SegmentColumn> = seg.columns().collect();
+    let parts: Vec<Vec<u8>> = cols.par_iter().map(|col| sidecar_column(col)).collect();
+    let mut w = Vec::with_capacity(32 + parts.iter().map(Vec::len).sum::<usize>());
     w.extend_from_slice(IDX_MAGIC);
     put_u32(&mut w, SEGMENT_FORMAT_VERSION);
     put_u64(&mut w, seg.id());
     put_len(&mut w, seg.len());
-    put_len(&mut w, seg.columns().count());
-    for col in seg.columns() {
-        put_u32(&mut w, col.id);
-        w.push(col.key.ty.tag());
-        w.push(match &col.data {
-            ColumnData::Num(NumArray::Int(_)) => 1,
-            ColumnData::Num(NumArray::Float(_)) => 2,
-            _ => 0,
-        });
-        put_bitmap(&mut w, &col.presence);
-        put_u64(&mut w, col.stats.present);
-        put_u64(&mut w, col.stats.null_count);
-        put_u64(&mut w, col.stats.distinct);
-        put_stat(&mut w, &col.stats.min);
-        put_stat(&mut w, &col.stats.max);
-        match &col.index {
-            None => w.push(0),
-            Some(idx) => {
-                w.push(1);
-                let (values, ends, postings, bitmaps) = idx.parts();
-                put_len(&mut w, values.len());
-                let (mut prev_v, mut start) = (0u32, 0usize);
-                for (&v, &end) in values.iter().zip(ends) {
-                    put_var(&mut w, v - prev_v);
-                    prev_v = v;
-                    let rows = &postings[start..end as usize];
-                    start = end as usize;
-                    put_var(&mut w, rows.len() as u32);
-                    let mut prev_r = 0;
-                    for &r in rows {
-                        put_var(&mut w, r - prev_r);
-                        prev_r = r;
-                    }
-                }
-                let bitmaps: Vec<_> = bitmaps.collect();
-                put_len(&mut w, bitmaps.len());
-                for (v, b) in bitmaps {
-                    put_u32(&mut w, v);
-                    put_bitmap(&mut w, b);
-                }
-            }
-        }
+    put_len(&mut w, cols.len());
+    for p in &parts {
+        w.extend_from_slice(p);
     }
     let crc = crc32c::crc32c(&w);
     put_u32(&mut w, crc);
+    w
+}
+
+/// One column's sidecar entry.
+fn sidecar_column(col: &SegmentColumn) -> Vec<u8> {
+    let index_bytes = col.index.as_ref().map_or(0, |i| i.memory_bytes());
+    let mut w = Vec::with_capacity(64 + col.presence.serialized_size() + index_bytes);
+    put_u32(&mut w, col.id);
+    w.push(col.key.ty.tag());
+    w.push(match &col.data {
+        ColumnData::Num(NumArray::Int(_)) => 1,
+        ColumnData::Num(NumArray::Float(_)) => 2,
+        _ => 0,
+    });
+    put_bitmap(&mut w, &col.presence);
+    put_u64(&mut w, col.stats.present);
+    put_u64(&mut w, col.stats.null_count);
+    put_u64(&mut w, col.stats.distinct);
+    put_stat(&mut w, &col.stats.min);
+    put_stat(&mut w, &col.stats.max);
+    match &col.index {
+        None => w.push(0),
+        Some(idx) => {
+            w.push(1);
+            let (values, ends, postings, bitmaps) = idx.parts();
+            put_len(&mut w, values.len());
+            let (mut prev_v, mut start) = (0u32, 0usize);
+            for (&v, &end) in values.iter().zip(ends) {
+                put_var(&mut w, v - prev_v);
+                prev_v = v;
+                let rows = &postings[start..end as usize];
+                start = end as usize;
+                put_var(&mut w, rows.len() as u32);
+                let mut prev_r = 0;
+                for &r in rows {
+                    put_var(&mut w, r - prev_r);
+                    prev_r = r;
+                }
+            }
+            let bitmaps: Vec<_> = bitmaps.collect();
+            put_len(&mut w, bitmaps.len());
+            for (v, b) in bitmaps {
+                put_u32(&mut w, v);
+                put_bitmap(&mut w, b);
+            }
+        }
+    }
     w
 }
 

@@ -463,6 +463,7 @@ fn reference_parquet(seg: &Segment, dicts: &Dicts, base: WriterPropertiesBuilder
     let props = base
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(PARQUET_ZSTD_LEVEL).unwrap()))
         .set_dictionary_enabled(true)
+        .set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from("keen.id"), false)
         .set_key_value_metadata(Some(vec![
             KeyValue::new("tally.format_version".to_owned(), SEGMENT_FORMAT_VERSION.to_string()),
             KeyValue::new("tally.segment_id".to_owned(), seg.id().to_string()),
