@@ -276,8 +276,8 @@ fn ts_array(a: &Int64Array) -> ArrayRef {
 /// Encodes a segment as a Parquet file in memory (layout in the module docs).
 ///
 /// Columns are materialised and encoded in parallel (rayon), one
-/// [`ArrowColumnWriter`] per column, and appended in schema order, which
-/// yields the same file a sequential [`ArrowWriter`] over one batch writes.
+/// `ArrowColumnWriter` per column, and appended in schema order, which
+/// yields the same file a sequential `ArrowWriter` over one batch writes.
 /// String columns reach the encoder as a dictionary array over this
 /// segment's distinct values (each looked up once), while the file's Arrow
 /// schema still says `Utf8`, so readers see plain strings.
