@@ -120,7 +120,6 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
@@ -128,8 +127,8 @@ use crate::dict::{DictReader, Dicts};
 use crate::error::{IngestError, Result};
 use crate::schema::Schema;
 use crate::segment::{
-    geo_item_field, list_item_field, ColumnData, ColumnStats, NumArray, Segment, SegmentColumn,
-    StatValue, ValueIndex,
+    geo_item_field, list_item_field, par_map, ColumnData, ColumnStats, NumArray, Segment,
+    SegmentColumn, StatValue, ValueIndex,
 };
 use crate::storage::{read_all, write_new, Storage};
 use crate::value::{ColumnId, EventId, SegmentId, ValueType};
@@ -305,15 +304,10 @@ fn encode_parquet_with(
     let mut arrays: Vec<ArrayRef> =
         vec![ts_array(seg.timestamps_array()), ts_array(seg.created_at_array())];
     let cols: Vec<&SegmentColumn> = seg.columns().collect();
-    let (ids, built) = rayon::join(
-        || id_array(seg.ids()),
-        || {
-            cols.par_iter()
-                .map(|col| parquet_array(col, n, dicts))
-                .collect::<parquet::errors::Result<Vec<_>>>()
-        },
-    );
-    arrays.push(ids);
+    arrays.push(id_array(seg.ids()));
+    let built = par_map(cols.clone(), |col| parquet_array(col, n, dicts))
+        .into_iter()
+        .collect::<parquet::errors::Result<Vec<_>>>();
     let mut meta_cols = Vec::with_capacity(cols.len());
     for (col, (data_type, array)) in cols.iter().zip(built?) {
         debug_assert!(schema.key(col.id) == Some(&col.key));
@@ -353,18 +347,16 @@ fn encode_parquet_with(
     while start < n {
         let len = max_rows.min(n - start);
         let writers = factory.create_column_writers(group)?;
-        let leaves: Vec<ArrowLeafColumn> = arrow_schema
-            .fields()
-            .par_iter()
-            .zip(&arrays)
-            .map(|(field, array)| {
-                let array = if len == n { array.clone() } else { array.slice(start, len) };
-                compute_leaves(field, &array)
-            })
-            .collect::<parquet::errors::Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
+        let inputs: Vec<_> = arrow_schema.fields().iter().zip(&arrays).collect();
+        let leaves: Vec<ArrowLeafColumn> = par_map(inputs, |(field, array)| {
+            let array = if len == n { array.clone() } else { array.slice(start, len) };
+            compute_leaves(field, &array)
+        })
+        .into_iter()
+        .collect::<parquet::errors::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
         if leaves.len() != writers.len() {
             return Err(parquet::errors::ParquetError::General(format!(
                 "bug: {} leaves for {} column writers",
@@ -372,14 +364,13 @@ fn encode_parquet_with(
                 writers.len()
             )));
         }
-        let chunks = writers
-            .into_par_iter()
-            .zip(leaves)
-            .map(|(mut w, leaf)| {
-                w.write(&leaf)?;
-                w.close()
-            })
-            .collect::<parquet::errors::Result<Vec<ArrowColumnChunk>>>()?;
+        let jobs: Vec<_> = writers.into_iter().zip(leaves).collect();
+        let chunks = par_map(jobs, |(mut w, leaf)| {
+            w.write(&leaf)?;
+            w.close()
+        })
+        .into_iter()
+        .collect::<parquet::errors::Result<Vec<ArrowColumnChunk>>>()?;
         let mut rg = writer.next_row_group()?;
         for chunk in chunks {
             chunk.append_to_row_group(&mut rg)?;
@@ -565,7 +556,7 @@ fn put_stat(w: &mut Vec<u8>, s: &Option<StatValue>) {
 /// encoded in parallel, then concatenated in column order.
 pub fn encode_sidecar(seg: &Segment) -> Vec<u8> {
     let cols: Vec<&SegmentColumn> = seg.columns().collect();
-    let parts: Vec<Vec<u8>> = cols.par_iter().map(|col| sidecar_column(col)).collect();
+    let parts: Vec<Vec<u8>> = par_map(cols.clone(), sidecar_column);
     let mut w = Vec::with_capacity(32 + parts.iter().map(Vec::len).sum::<usize>());
     w.extend_from_slice(IDX_MAGIC);
     put_u32(&mut w, SEGMENT_FORMAT_VERSION);

@@ -8,7 +8,6 @@ use arrow_array::{
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, FieldRef};
-use rayon::prelude::*;
 use roaring::RoaringBitmap;
 
 use super::{stats, ColumnData, NumArray, Segment, SegmentColumn, ValueIndex};
@@ -18,6 +17,9 @@ use crate::schema::Schema;
 use crate::value::SegmentId;
 
 const NONE: u32 = u32::MAX;
+
+/// Segments with fewer rows build their columns on the calling thread.
+const PARALLEL_MIN_ROWS: usize = 16_384;
 
 /// The item field of list columns: non-null `UInt32` element ids.
 pub(crate) fn list_item_field() -> FieldRef {
@@ -63,7 +65,7 @@ pub fn build_segment(
             .enumerate()
             .map(|(i, &t)| (u128::from((t as u64) ^ (1 << 63)) << 32) | i as u128)
             .collect();
-        keys.par_sort_unstable();
+        keys.sort_unstable();
         Some(keys.into_iter().map(|k| k as u32).collect())
     };
     let inv: Option<Vec<u32>> = order.as_ref().map(|o| {
@@ -80,18 +82,21 @@ pub fn build_segment(
     let hids = &head.ids[rows.clone()];
     let ids = (0..n).map(|k| hids[permute(k)]).collect();
 
-    let head_columns: Vec<_> = head.columns().collect();
-    let columns: Vec<SegmentColumn> = head_columns
-        .par_iter()
-        .filter_map(|&(cid, hc)| {
+    let head_columns: Vec<_> = head
+        .columns()
+        .filter_map(|(cid, hc)| {
             let entries = hc.entries_in(&rows);
-            if entries.is_empty() {
-                return None;
-            }
             let key = schema.key(cid)?;
-            Some(build_column(cid, key, hc, entries, &rows, inv.as_deref(), dicts))
+            (!entries.is_empty()).then_some((cid, key, hc, entries))
         })
         .collect();
+    let build =
+        |(cid, key, hc, entries)| build_column(cid, key, hc, entries, &rows, inv.as_deref(), dicts);
+    let columns: Vec<SegmentColumn> = if n >= PARALLEL_MIN_ROWS {
+        super::par_map(head_columns, build)
+    } else {
+        head_columns.into_iter().map(build).collect()
+    };
     Segment::from_parts(id, timestamps, created_at, ids, columns, RoaringBitmap::new())
 }
 
