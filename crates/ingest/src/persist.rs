@@ -34,7 +34,9 @@
 //! | `<path>::null` | `Boolean`, true where the path was `null` |
 //!
 //! Other columns are nullable (null = the row has no value of that type).
-//! Compression is ZSTD level 3 ([`PARQUET_ZSTD_LEVEL`]). Key-value metadata:
+//! Compression is ZSTD level 1 ([`PARQUET_ZSTD_LEVEL`]; level 3 wrote files
+//! no smaller and took longer). `keen.id` is PLAIN-encoded (every value is
+//! unique, so a dictionary never pays); other columns use dictionaries. Key-value metadata:
 //! `tally.format_version` = `"1"`, `tally.segment_id` (decimal) and
 //! `tally.columns`, a JSON array of `[column_id, path, type]`.
 //!
@@ -99,30 +101,34 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::builder::{ListBuilder, StringBuilder};
+use arrow_array::builder::BooleanBufferBuilder;
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType};
+use arrow_array::types::{Float64Type, Int64Type, TimestampMillisecondType, UInt32Type};
 use arrow_array::{
-    Array, ArrayRef, BooleanArray, FixedSizeListArray, Float64Array, Int64Array, ListArray,
-    RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array,
+    Array, ArrayRef, BooleanArray, DictionaryArray, FixedSizeListArray, Float64Array, Int64Array,
+    ListArray, RecordBatch, StringArray, TimestampMillisecondArray, UInt32Array,
 };
-use arrow_buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{
+    compute_leaves, ArrowColumnChunk, ArrowLeafColumn, ArrowRowGroupWriterFactory,
+};
+use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use roaring::RoaringBitmap;
 use serde::{Deserialize, Serialize};
 
-use crate::dict::Dicts;
+use crate::dict::{DictReader, Dicts};
 use crate::error::{IngestError, Result};
 use crate::schema::Schema;
 use crate::segment::{
-    geo_item_field, list_item_field, ColumnData, ColumnStats, NumArray, Segment, SegmentColumn,
-    StatValue, ValueIndex,
+    geo_item_field, list_item_field, par_map, ColumnData, ColumnStats, NumArray, Segment,
+    SegmentColumn, StatValue, ValueIndex,
 };
 use crate::storage::{read_all, write_new, Storage};
 use crate::value::{ColumnId, EventId, SegmentId, ValueType};
@@ -134,7 +140,7 @@ pub const IDX_MAGIC: &[u8; 8] = b"TLYIDX01";
 /// Magic bytes of a deletion file.
 pub const DEL_MAGIC: &[u8; 8] = b"TLYDEL01";
 /// ZSTD level of segment Parquet files.
-pub const PARQUET_ZSTD_LEVEL: i32 = 3;
+pub const PARQUET_ZSTD_LEVEL: i32 = 1;
 
 /// One written file as the manifest records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,79 +273,53 @@ fn ts_array(a: &Int64Array) -> ArrayRef {
 }
 
 /// Encodes a segment as a Parquet file in memory (layout in the module docs).
+///
+/// Columns are materialised and encoded in parallel (rayon), one
+/// `ArrowColumnWriter` per column, and appended in schema order, which
+/// yields the same file a sequential `ArrowWriter` over one batch writes.
+/// String columns reach the encoder as a dictionary array over this
+/// segment's distinct values (each looked up once), while the file's Arrow
+/// schema still says `Utf8`, so readers see plain strings.
 pub fn encode_parquet(
     seg: &Segment,
     schema: &Schema,
     dicts: &Dicts,
 ) -> parquet::errors::Result<Vec<u8>> {
+    encode_parquet_with(seg, schema, dicts, WriterProperties::builder())
+}
+
+/// [`encode_parquet`] on top of `base` properties (tests shrink row groups).
+fn encode_parquet_with(
+    seg: &Segment,
+    schema: &Schema,
+    dicts: &Dicts,
+    base: parquet::file::properties::WriterPropertiesBuilder,
+) -> parquet::errors::Result<Vec<u8>> {
+    let n = seg.len();
     let mut fields = vec![
         Field::new("keen.timestamp", utc_ms(), false),
         Field::new("keen.created_at", utc_ms(), false),
         Field::new("keen.id", DataType::Utf8, false),
     ];
-    let mut arrays: Vec<ArrayRef> = vec![
-        ts_array(seg.timestamps_array()),
-        ts_array(seg.created_at_array()),
-        Arc::new(StringArray::from_iter_values(seg.ids().iter().map(|id| id.to_hex()))),
-    ];
-    let mut meta_cols = Vec::new();
-    for col in seg.columns() {
-        let name = col.key.parquet_name();
-        meta_cols.push(serde_json::json!([col.id, &*col.key.path, col.key.ty.as_str()]));
-        let dict = dicts.get(col.id);
-        let reader = dict.map(|d| d.reader());
-        let missing =
-            || parquet::errors::ParquetError::General(format!("column {name} has no dictionary"));
-        let array: ArrayRef = match &col.data {
-            ColumnData::Str(a) => {
-                let r = reader.as_ref().ok_or_else(missing)?;
-                Arc::new(a.iter().map(|v| v.and_then(|v| r.value(v))).collect::<StringArray>())
-            }
-            ColumnData::Num(NumArray::Int(a)) => Arc::new(a.clone()),
-            ColumnData::Num(NumArray::Float(a)) => Arc::new(a.clone()),
-            ColumnData::Bool(a) => Arc::new(a.clone()),
-            ColumnData::Datetime(a) => ts_array(a),
-            ColumnData::List(a) => {
-                let r = reader.as_ref().ok_or_else(missing)?;
-                let mut b = ListBuilder::new(StringBuilder::new()).with_field(Field::new(
-                    "item",
-                    DataType::Utf8,
-                    false,
-                ));
-                for row in 0..a.len() {
-                    if a.is_valid(row) {
-                        let elems = a.value(row);
-                        let elems = elems.as_primitive::<arrow_array::types::UInt32Type>();
-                        for v in elems.values() {
-                            b.values().append_value(r.value(*v).ok_or_else(missing)?);
-                        }
-                        b.append(true);
-                    } else {
-                        b.append(false);
-                    }
-                }
-                Arc::new(b.finish())
-            }
-            ColumnData::Geo(a) => Arc::new(a.clone()),
-            ColumnData::Null => Arc::new(BooleanArray::new(
-                arrow_buffer::BooleanBuffer::from_iter(
-                    (0..seg.len() as u32).map(|r| col.presence.contains(r)),
-                ),
-                Some(NullBuffer::from_iter(
-                    (0..seg.len() as u32).map(|r| col.presence.contains(r)),
-                )),
-            )),
-        };
-        drop(reader);
+    let mut arrays: Vec<ArrayRef> =
+        vec![ts_array(seg.timestamps_array()), ts_array(seg.created_at_array())];
+    let cols: Vec<&SegmentColumn> = seg.columns().collect();
+    arrays.push(id_array(seg.ids()));
+    let built = par_map(cols.clone(), |col| parquet_array(col, n, dicts))
+        .into_iter()
+        .collect::<parquet::errors::Result<Vec<_>>>();
+    let mut meta_cols = Vec::with_capacity(cols.len());
+    for (col, (data_type, array)) in cols.iter().zip(built?) {
         debug_assert!(schema.key(col.id) == Some(&col.key));
-        fields.push(Field::new(name, array.data_type().clone(), true));
+        meta_cols.push(serde_json::json!([col.id, &*col.key.path, col.key.ty.as_str()]));
+        fields.push(Field::new(col.key.parquet_name(), data_type, true));
         arrays.push(array);
     }
     let arrow_schema = Arc::new(arrow_schema::Schema::new(fields));
-    let batch = RecordBatch::try_new(arrow_schema.clone(), arrays)?;
-    let props = WriterProperties::builder()
+    let mut props = base
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(PARQUET_ZSTD_LEVEL)?))
         .set_dictionary_enabled(true)
+        .set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from("keen.id"), false)
         .set_key_value_metadata(Some(vec![
             KeyValue::new("tally.format_version".to_owned(), SEGMENT_FORMAT_VERSION.to_string()),
             KeyValue::new("tally.segment_id".to_owned(), seg.id().to_string()),
@@ -349,9 +329,182 @@ pub fn encode_parquet(
             ),
         ]))
         .build();
-    let mut w = ArrowWriter::try_new(Vec::new(), arrow_schema, Some(props))?;
-    w.write(&batch)?;
-    w.into_inner()
+    // What ArrowWriter does: the Arrow schema travels in the metadata.
+    add_encoded_arrow_schema_to_metadata(&arrow_schema, &mut props);
+    let parquet_schema = ArrowSchemaConverter::new()
+        .with_coerce_types(props.coerce_types())
+        .convert(&arrow_schema)?;
+    let max_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
+    let props = Arc::new(props);
+    let mut writer = SerializedFileWriter::new(
+        Vec::with_capacity(n * 32 + 4096),
+        parquet_schema.root_schema_ptr(),
+        props,
+    )?;
+    let factory = ArrowRowGroupWriterFactory::new(&writer, arrow_schema.clone());
+    let mut start = 0;
+    let mut group = 0;
+    while start < n {
+        let len = max_rows.min(n - start);
+        let writers = factory.create_column_writers(group)?;
+        let inputs: Vec<_> = arrow_schema.fields().iter().zip(&arrays).collect();
+        let leaves: Vec<ArrowLeafColumn> = par_map(inputs, |(field, array)| {
+            let array = if len == n { array.clone() } else { array.slice(start, len) };
+            compute_leaves(field, &array)
+        })
+        .into_iter()
+        .collect::<parquet::errors::Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+        if leaves.len() != writers.len() {
+            return Err(parquet::errors::ParquetError::General(format!(
+                "bug: {} leaves for {} column writers",
+                leaves.len(),
+                writers.len()
+            )));
+        }
+        let jobs: Vec<_> = writers.into_iter().zip(leaves).collect();
+        let chunks = par_map(jobs, |(mut w, leaf)| {
+            w.write(&leaf)?;
+            w.close()
+        })
+        .into_iter()
+        .collect::<parquet::errors::Result<Vec<ArrowColumnChunk>>>()?;
+        let mut rg = writer.next_row_group()?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut rg)?;
+        }
+        rg.close()?;
+        start += len;
+        group += 1;
+    }
+    writer.into_inner()
+}
+
+/// `keen.id` as 24-char lowercase hex strings, built in one buffer.
+fn id_array(ids: &[EventId]) -> ArrayRef {
+    let mut bytes = vec![0u8; ids.len() * 24];
+    for (chunk, id) in bytes.chunks_exact_mut(24).zip(ids) {
+        hex::encode_to_slice(id.0, chunk).expect("24 bytes hold 12 bytes of hex");
+    }
+    let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(24, ids.len()));
+    Arc::new(StringArray::new(offsets, Buffer::from_vec(bytes), None))
+}
+
+/// The dictionary strings of `ids` (sorted distinct ids) as a `StringArray`.
+fn local_dictionary(
+    ids: &[u32],
+    reader: &DictReader<'_>,
+    missing: impl Fn() -> parquet::errors::ParquetError,
+) -> parquet::errors::Result<StringArray> {
+    let strs = ids
+        .iter()
+        .map(|&v| reader.value(v).ok_or_else(&missing))
+        .collect::<parquet::errors::Result<Vec<&str>>>()?;
+    Ok(StringArray::from_iter_values(strs))
+}
+
+/// Maps ids (all in sorted distinct `ids`, or masked by nulls) to their
+/// position in `ids`.
+fn remap(values: &[u32], ids: &[u32]) -> Vec<u32> {
+    let max = ids.last().map_or(0, |&m| m as usize);
+    if max <= values.len().saturating_mul(4) + 4096 {
+        let mut map = vec![0u32; max + 1];
+        for (k, &v) in ids.iter().enumerate() {
+            map[v as usize] = k as u32;
+        }
+        values.iter().map(|&v| map.get(v as usize).copied().unwrap_or(0)).collect()
+    } else {
+        values.iter().map(|v| ids.binary_search(v).unwrap_or(0) as u32).collect()
+    }
+}
+
+/// The Arrow field type and array of one segment column in the Parquet file.
+fn parquet_array(
+    col: &SegmentColumn,
+    n: usize,
+    dicts: &Dicts,
+) -> parquet::errors::Result<(DataType, ArrayRef)> {
+    let name = col.key.parquet_name();
+    let missing =
+        || parquet::errors::ParquetError::General(format!("column {name} has no dictionary"));
+    Ok(match &col.data {
+        ColumnData::Str(a) => {
+            let dict = dicts.get(col.id).ok_or_else(missing)?;
+            let reader = dict.reader();
+            let distinct: Vec<u32>;
+            let ids = match &col.index {
+                Some(idx) => idx.values(),
+                None => {
+                    let mut d: Vec<u32> = a.iter().flatten().collect();
+                    d.sort_unstable();
+                    d.dedup();
+                    distinct = d;
+                    &distinct
+                }
+            };
+            let values = local_dictionary(ids, &reader, missing)?;
+            drop(reader);
+            let keys =
+                UInt32Array::new(ScalarBuffer::from(remap(a.values(), ids)), a.nulls().cloned());
+            let array = DictionaryArray::<UInt32Type>::try_new(keys, Arc::new(values))?;
+            (DataType::Utf8, Arc::new(array))
+        }
+        ColumnData::Num(NumArray::Int(a)) => (DataType::Int64, Arc::new(a.clone())),
+        ColumnData::Num(NumArray::Float(a)) => (DataType::Float64, Arc::new(a.clone())),
+        ColumnData::Bool(a) => (DataType::Boolean, Arc::new(a.clone())),
+        ColumnData::Datetime(a) => (utc_ms(), ts_array(a)),
+        ColumnData::List(a) => {
+            let dict = dicts.get(col.id).ok_or_else(missing)?;
+            let reader = dict.reader();
+            let elems = a.values().as_primitive::<UInt32Type>();
+            let distinct: Vec<u32>;
+            let ids = match &col.index {
+                Some(idx) => idx.values(),
+                None => {
+                    let mut d = elems.values().to_vec();
+                    d.sort_unstable();
+                    d.dedup();
+                    distinct = d;
+                    &distinct
+                }
+            };
+            let strs = ids
+                .iter()
+                .map(|&v| reader.value(v).ok_or_else(missing))
+                .collect::<parquet::errors::Result<Vec<&str>>>()?;
+            let keys = remap(elems.values(), ids);
+            let total: usize = keys.iter().map(|&k| strs[k as usize].len()).sum();
+            let mut bytes = Vec::with_capacity(total);
+            for &k in &keys {
+                bytes.extend_from_slice(strs[k as usize].as_bytes());
+            }
+            let offsets = OffsetBuffer::from_lengths(keys.iter().map(|&k| strs[k as usize].len()));
+            let values = StringArray::try_new(offsets, Buffer::from_vec(bytes), None)?;
+            let item = Arc::new(Field::new("item", DataType::Utf8, false));
+            let list = ListArray::try_new(
+                item.clone(),
+                a.offsets().clone(),
+                Arc::new(values),
+                a.nulls().cloned(),
+            )?;
+            (DataType::List(item), Arc::new(list))
+        }
+        ColumnData::Geo(a) => (a.data_type().clone(), Arc::new(a.clone())),
+        ColumnData::Null => {
+            let mut bits = BooleanBufferBuilder::new(n);
+            bits.append_n(n, false);
+            for r in &col.presence {
+                bits.set_bit(r as usize, true);
+            }
+            let bits = bits.finish();
+            (
+                DataType::Boolean,
+                Arc::new(BooleanArray::new(bits.clone(), Some(NullBuffer::new(bits)))),
+            )
+        }
+    })
 }
 
 fn put_u32(w: &mut Vec<u8>, v: u32) {
@@ -399,58 +552,69 @@ fn put_stat(w: &mut Vec<u8>, s: &Option<StatValue>) {
     }
 }
 
-/// Encodes the index sidecar (layout in the module docs).
+/// Encodes the index sidecar (layout in the module docs). Columns are
+/// encoded in parallel, then concatenated in column order.
 pub fn encode_sidecar(seg: &Segment) -> Vec<u8> {
-    let mut w = Vec::new();
+    let cols: Vec<&SegmentColumn> = seg.columns().collect();
+    let parts: Vec<Vec<u8>> = par_map(cols.clone(), sidecar_column);
+    let mut w = Vec::with_capacity(32 + parts.iter().map(Vec::len).sum::<usize>());
     w.extend_from_slice(IDX_MAGIC);
     put_u32(&mut w, SEGMENT_FORMAT_VERSION);
     put_u64(&mut w, seg.id());
     put_len(&mut w, seg.len());
-    put_len(&mut w, seg.columns().count());
-    for col in seg.columns() {
-        put_u32(&mut w, col.id);
-        w.push(col.key.ty.tag());
-        w.push(match &col.data {
-            ColumnData::Num(NumArray::Int(_)) => 1,
-            ColumnData::Num(NumArray::Float(_)) => 2,
-            _ => 0,
-        });
-        put_bitmap(&mut w, &col.presence);
-        put_u64(&mut w, col.stats.present);
-        put_u64(&mut w, col.stats.null_count);
-        put_u64(&mut w, col.stats.distinct);
-        put_stat(&mut w, &col.stats.min);
-        put_stat(&mut w, &col.stats.max);
-        match &col.index {
-            None => w.push(0),
-            Some(idx) => {
-                w.push(1);
-                let (values, ends, postings, bitmaps) = idx.parts();
-                put_len(&mut w, values.len());
-                let (mut prev_v, mut start) = (0u32, 0usize);
-                for (&v, &end) in values.iter().zip(ends) {
-                    put_var(&mut w, v - prev_v);
-                    prev_v = v;
-                    let rows = &postings[start..end as usize];
-                    start = end as usize;
-                    put_var(&mut w, rows.len() as u32);
-                    let mut prev_r = 0;
-                    for &r in rows {
-                        put_var(&mut w, r - prev_r);
-                        prev_r = r;
-                    }
-                }
-                let bitmaps: Vec<_> = bitmaps.collect();
-                put_len(&mut w, bitmaps.len());
-                for (v, b) in bitmaps {
-                    put_u32(&mut w, v);
-                    put_bitmap(&mut w, b);
-                }
-            }
-        }
+    put_len(&mut w, cols.len());
+    for p in &parts {
+        w.extend_from_slice(p);
     }
     let crc = crc32c::crc32c(&w);
     put_u32(&mut w, crc);
+    w
+}
+
+/// One column's sidecar entry.
+fn sidecar_column(col: &SegmentColumn) -> Vec<u8> {
+    let index_bytes = col.index.as_ref().map_or(0, |i| i.memory_bytes());
+    let mut w = Vec::with_capacity(64 + col.presence.serialized_size() + index_bytes);
+    put_u32(&mut w, col.id);
+    w.push(col.key.ty.tag());
+    w.push(match &col.data {
+        ColumnData::Num(NumArray::Int(_)) => 1,
+        ColumnData::Num(NumArray::Float(_)) => 2,
+        _ => 0,
+    });
+    put_bitmap(&mut w, &col.presence);
+    put_u64(&mut w, col.stats.present);
+    put_u64(&mut w, col.stats.null_count);
+    put_u64(&mut w, col.stats.distinct);
+    put_stat(&mut w, &col.stats.min);
+    put_stat(&mut w, &col.stats.max);
+    match &col.index {
+        None => w.push(0),
+        Some(idx) => {
+            w.push(1);
+            let (values, ends, postings, bitmaps) = idx.parts();
+            put_len(&mut w, values.len());
+            let (mut prev_v, mut start) = (0u32, 0usize);
+            for (&v, &end) in values.iter().zip(ends) {
+                put_var(&mut w, v - prev_v);
+                prev_v = v;
+                let rows = &postings[start..end as usize];
+                start = end as usize;
+                put_var(&mut w, rows.len() as u32);
+                let mut prev_r = 0;
+                for &r in rows {
+                    put_var(&mut w, r - prev_r);
+                    prev_r = r;
+                }
+            }
+            let bitmaps: Vec<_> = bitmaps.collect();
+            put_len(&mut w, bitmaps.len());
+            for (v, b) in bitmaps {
+                put_u32(&mut w, v);
+                put_bitmap(&mut w, b);
+            }
+        }
+    }
     w
 }
 

@@ -18,6 +18,9 @@ use crate::value::SegmentId;
 
 const NONE: u32 = u32::MAX;
 
+/// Segments with fewer rows build their columns on the calling thread.
+const PARALLEL_MIN_ROWS: usize = 16_384;
+
 /// The item field of list columns: non-null `UInt32` element ids.
 pub(crate) fn list_item_field() -> FieldRef {
     Arc::new(Field::new("item", DataType::UInt32, false))
@@ -55,9 +58,15 @@ pub fn build_segment(
     let order: Option<Vec<u32>> = if ts.windows(2).all(|w| w[0] <= w[1]) {
         None
     } else {
-        let mut o: Vec<u32> = (0..n as u32).collect();
-        o.sort_by_key(|&i| ts[i as usize]); // stable
-        Some(o)
+        // (timestamp, arrival) keys are distinct, so an unstable sort of them
+        // is the stable sort by timestamp.
+        let mut keys: Vec<u128> = ts
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| (u128::from((t as u64) ^ (1 << 63)) << 32) | i as u128)
+            .collect();
+        keys.sort_unstable();
+        Some(keys.into_iter().map(|k| k as u32).collect())
     };
     let inv: Option<Vec<u32>> = order.as_ref().map(|o| {
         let mut inv = vec![0u32; n];
@@ -73,18 +82,41 @@ pub fn build_segment(
     let hids = &head.ids[rows.clone()];
     let ids = (0..n).map(|k| hids[permute(k)]).collect();
 
-    let mut columns = Vec::new();
-    for (cid, hc) in head.columns() {
-        let entries = hc.entries_in(&rows);
-        if entries.is_empty() {
-            continue;
-        }
-        let Some(key) = schema.key(cid) else { continue };
+    let head_columns: Vec<_> = head
+        .columns()
+        .filter_map(|(cid, hc)| {
+            let entries = hc.entries_in(&rows);
+            let key = schema.key(cid)?;
+            (!entries.is_empty()).then_some((cid, key, hc, entries))
+        })
+        .collect();
+    let build =
+        |(cid, key, hc, entries)| build_column(cid, key, hc, entries, &rows, inv.as_deref(), dicts);
+    let columns: Vec<SegmentColumn> = if n >= PARALLEL_MIN_ROWS {
+        super::par_map(head_columns, build)
+    } else {
+        head_columns.into_iter().map(build).collect()
+    };
+    Segment::from_parts(id, timestamps, created_at, ids, columns, RoaringBitmap::new())
+}
+
+/// One segment column from head column `hc` (its `entries` fall in `rows`).
+fn build_column(
+    cid: crate::value::ColumnId,
+    key: &crate::value::ColumnKey,
+    hc: &crate::head::HeadColumn,
+    entries: Range<usize>,
+    rows: &Range<usize>,
+    inv: Option<&[u32]>,
+    dicts: &Dicts,
+) -> SegmentColumn {
+    let n = rows.len();
+    {
         // src[k] = entry index of the head column for segment row k, or NONE.
         let mut src = vec![NONE; n];
         for e in entries {
             let rel = hc.rows[e] as usize - rows.start;
-            let k = inv.as_ref().map_or(rel, |inv| inv[rel] as usize);
+            let k = inv.map_or(rel, |inv| inv[rel] as usize);
             src[k] = e as u32;
         }
         let present = src.iter().filter(|&&e| e != NONE).count();
@@ -167,9 +199,8 @@ pub fn build_segment(
             HeadValues::Null => ColumnData::Null,
         };
         debug_assert_eq!(data.value_type(), key.ty);
-        columns.push(finish_column(cid, key.clone(), data, presence, n, dicts));
+        finish_column(cid, key.clone(), data, presence, n, dicts)
     }
-    Segment::from_parts(id, timestamps, created_at, ids, columns, RoaringBitmap::new())
 }
 
 /// Computes index and stats of a column whose data and presence are known.
@@ -192,22 +223,25 @@ pub(crate) fn finish_column(
 
 /// The value index a column's data implies (string, bool, list columns).
 pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
-    let mut pairs: Vec<u64> = Vec::new();
     match data {
         ColumnData::Str(a) => {
-            pairs.reserve(a.len() - a.null_count());
-            for (row, v) in a.iter().enumerate() {
-                if let Some(v) = v {
-                    pairs.push(((v as u64) << 32) | row as u64);
-                }
-            }
+            let rows = present_rows(a.len(), a.nulls());
+            let vals = a.values();
+            let max = rows.clone().map(|r| vals[r as usize]).max().unwrap_or(0);
+            let pairs = rows.map(|r| (r, vals[r as usize]));
+            Some(if (max as usize) <= a.len().saturating_mul(4) + 4096 {
+                ValueIndex::from_row_values(pairs, max)
+            } else {
+                let mut p: Vec<u64> =
+                    pairs.map(|(r, v)| (u64::from(v) << 32) | u64::from(r)).collect();
+                ValueIndex::from_pairs(&mut p)
+            })
         }
         ColumnData::Bool(a) => {
-            for (row, v) in a.iter().enumerate() {
-                if let Some(v) = v {
-                    pairs.push(((v as u64) << 32) | row as u64);
-                }
-            }
+            let vals = a.values();
+            let pairs =
+                present_rows(a.len(), a.nulls()).map(|r| (r, vals.value(r as usize) as u32));
+            Some(ValueIndex::from_row_values(pairs, 1))
         }
         ColumnData::List(a) => {
             let values = a
@@ -215,16 +249,26 @@ pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
                 .as_any()
                 .downcast_ref::<UInt32Array>()
                 .expect("list elements are u32 ids");
+            let values = values.values();
             let offs = a.value_offsets();
-            for row in 0..a.len() {
-                if a.is_valid(row) {
-                    for &v in &values.values()[offs[row] as usize..offs[row + 1] as usize] {
-                        pairs.push(((v as u64) << 32) | row as u64);
-                    }
-                }
-            }
+            let pairs = present_rows(a.len(), a.nulls()).flat_map(move |row| {
+                let r = row as usize;
+                values[offs[r] as usize..offs[r + 1] as usize].iter().map(move |&v| (row, v))
+            });
+            let max = pairs.clone().map(|(_, v)| v).max().unwrap_or(0);
+            Some(if (max as usize) <= values.len().saturating_mul(4) + 4096 {
+                ValueIndex::from_row_values(pairs, max)
+            } else {
+                let mut p: Vec<u64> =
+                    pairs.map(|(r, v)| (u64::from(v) << 32) | u64::from(r)).collect();
+                ValueIndex::from_pairs(&mut p)
+            })
         }
-        _ => return None,
+        _ => None,
     }
-    Some(ValueIndex::from_pairs(&mut pairs))
+}
+
+/// The valid rows of an array of `len` rows with validity `nulls`, ascending.
+fn present_rows(len: usize, nulls: Option<&NullBuffer>) -> impl Iterator<Item = u32> + Clone + '_ {
+    (0..len as u32).filter(move |&r| nulls.is_none_or(|n| n.is_valid(r as usize)))
 }

@@ -45,26 +45,75 @@ impl ValueIndex {
             let rows = pairs[i..j].iter().map(|p| *p as u32);
             let mut rows_vec: Vec<u32> = rows.collect();
             rows_vec.dedup();
-            idx.push(value, rows_vec);
+            idx.push(value, &rows_vec);
             i = j;
         }
+        idx.shrink();
+        idx
+    }
+
+    /// Builds an index from `(row, value)` pairs with rows non-decreasing
+    /// and every value at most `max_value` (duplicate pairs count once):
+    /// the same index as [`ValueIndex::from_pairs`], by a counting sort.
+    /// `pairs` is walked twice.
+    pub(crate) fn from_row_values<I>(pairs: I, max_value: u32) -> ValueIndex
+    where
+        I: Iterator<Item = (RowId, u32)> + Clone,
+    {
+        let mut starts = vec![0u32; max_value as usize + 2];
+        let mut total = 0usize;
+        for (_, v) in pairs.clone() {
+            starts[v as usize + 1] += 1;
+            total += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut rows = vec![0 as RowId; total];
+        for (r, v) in pairs {
+            let slot = &mut next[v as usize];
+            rows[*slot as usize] = r;
+            *slot += 1;
+        }
+        let mut idx = ValueIndex::default();
+        for v in 0..=max_value {
+            let bucket = &mut rows[starts[v as usize] as usize..starts[v as usize + 1] as usize];
+            if bucket.is_empty() {
+                continue;
+            }
+            // Rows arrive in order; a value repeated within a row is adjacent.
+            let mut w = 1;
+            for i in 1..bucket.len() {
+                if bucket[i] != bucket[w - 1] {
+                    bucket[w] = bucket[i];
+                    w += 1;
+                }
+            }
+            idx.push(v, &bucket[..w]);
+        }
+        idx.shrink();
+        idx
+    }
+
+    fn shrink(&mut self) {
+        let idx = self;
         idx.values.shrink_to_fit();
         idx.ends.shrink_to_fit();
         idx.postings.shrink_to_fit();
         idx.bitmaps.shrink_to_fit();
-        idx
     }
 
     /// Adds `value` (greater than every value so far) with its sorted,
     /// distinct, non-empty rows.
-    fn push(&mut self, value: u32, rows: Vec<RowId>) {
+    fn push(&mut self, value: u32, rows: &[RowId]) {
         self.values.push(value);
         if rows.len() >= INDEX_BITMAP_MIN_ROWS {
             let bm = RoaringBitmap::from_sorted_iter(rows.iter().copied())
                 .expect("rows are sorted and distinct");
             self.bitmaps.push((value, rows.len() as u64, bm));
         } else {
-            self.postings.extend_from_slice(&rows);
+            self.postings.extend_from_slice(rows);
         }
         self.ends
             .push(u32::try_from(self.postings.len()).expect("postings hold fewer than 2^32 rows"));
@@ -219,6 +268,37 @@ mod tests {
         )
         .unwrap();
         assert_eq!(back, idx);
+    }
+}
+
+#[cfg(test)]
+mod counting_tests {
+    use super::*;
+
+    /// The counting sort builds the same index as sorting the pairs,
+    /// duplicates within a row included.
+    #[test]
+    fn from_row_values_equals_from_pairs() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut rand = move |m: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % m
+        };
+        for (rows, values) in [(0u32, 1u64), (1, 1), (500, 3), (5000, 40), (5000, 4000)] {
+            let mut rv: Vec<(u32, u32)> = Vec::new();
+            for r in 0..rows {
+                for _ in 0..rand(4) {
+                    rv.push((r, rand(values) as u32));
+                }
+            }
+            let max = rv.iter().map(|p| p.1).max().unwrap_or(0);
+            let mut pairs: Vec<u64> =
+                rv.iter().map(|&(r, v)| (u64::from(v) << 32) | u64::from(r)).collect();
+            let expect = ValueIndex::from_pairs(&mut pairs);
+            assert_eq!(ValueIndex::from_row_values(rv.iter().copied(), max), expect);
+        }
     }
 }
 

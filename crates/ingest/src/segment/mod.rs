@@ -357,5 +357,48 @@ impl Segment {
     }
 }
 
+/// Maps `f` over `items` on scoped threads (one per core), keeping order.
+///
+/// Not rayon: sealing runs under the collection lock, and a rayon worker
+/// waiting in a parallel call may steal another job (say, a concurrent
+/// ingest's append) that blocks on the lock its own thread holds.
+pub(crate) fn par_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let n = items.len();
+    let slots: Vec<std::sync::Mutex<Option<T>>> =
+        items.into_iter().map(|t| std::sync::Mutex::new(Some(t))).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(slot) = slots.get(i) else { break };
+            let item = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(item) = item {
+                done.push((i, f(item)));
+            }
+        }
+        done
+    };
+    let mut out: Vec<Option<R>> = (0..n).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let mine = work();
+        for (i, r) in mine {
+            out[i] = Some(r);
+        }
+        for h in helpers {
+            let done = h.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            for (i, r) in done {
+                out[i] = Some(r);
+            }
+        }
+    });
+    out.into_iter().map(|r| r.expect("every item was mapped")).collect()
+}
+
 #[cfg(test)]
 mod tests;

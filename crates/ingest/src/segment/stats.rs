@@ -57,6 +57,15 @@ fn float_exact(f: f64) -> Option<i64> {
         .then_some(f as i64)
 }
 
+/// Distinct values of a sorted slice.
+fn distinct_sorted<T: PartialEq>(v: &[T]) -> u64 {
+    if v.is_empty() {
+        0
+    } else {
+        1 + v.windows(2).filter(|w| w[0] != w[1]).count() as u64
+    }
+}
+
 /// Computes the stats of `data` (segment of `len` rows). String min/max
 /// need the column's dictionary; without one they are left `None`.
 pub(crate) fn compute(
@@ -69,23 +78,27 @@ pub(crate) fn compute(
     let mut s = ColumnStats { present, null_count: len as u64 - present, ..ColumnStats::default() };
     match data {
         ColumnData::Num(NumArray::Int(a)) => {
-            let vals: Vec<i64> = a.iter().flatten().collect();
-            s.distinct = vals.iter().collect::<HashSet<_>>().len() as u64;
-            s.min = vals.iter().min().map(|&v| num(v as f64, Some(v)));
-            s.max = vals.iter().max().map(|&v| num(v as f64, Some(v)));
+            let mut vals: Vec<i64> = a.iter().flatten().collect();
+            vals.sort_unstable();
+            s.distinct = distinct_sorted(&vals);
+            s.min = vals.first().map(|&v| num(v as f64, Some(v)));
+            s.max = vals.last().map(|&v| num(v as f64, Some(v)));
         }
         ColumnData::Num(NumArray::Float(a)) => {
             let vals: Vec<f64> =
                 a.iter().flatten().map(|f| if f == 0.0 { 0.0 } else { f }).collect();
-            s.distinct = vals.iter().map(|f| f.to_bits()).collect::<HashSet<_>>().len() as u64;
+            let mut bits: Vec<u64> = vals.iter().map(|f| f.to_bits()).collect();
+            bits.sort_unstable();
+            s.distinct = distinct_sorted(&bits);
             s.min = vals.iter().copied().reduce(f64::min).map(|f| num(f, float_exact(f)));
             s.max = vals.iter().copied().reduce(f64::max).map(|f| num(f, float_exact(f)));
         }
         ColumnData::Datetime(a) => {
-            let vals: Vec<i64> = a.iter().flatten().collect();
-            s.distinct = vals.iter().collect::<HashSet<_>>().len() as u64;
-            s.min = vals.iter().min().map(|&v| StatValue::Datetime(v));
-            s.max = vals.iter().max().map(|&v| StatValue::Datetime(v));
+            let mut vals: Vec<i64> = a.iter().flatten().collect();
+            vals.sort_unstable();
+            s.distinct = distinct_sorted(&vals);
+            s.min = vals.first().map(|&v| StatValue::Datetime(v));
+            s.max = vals.last().map(|&v| StatValue::Datetime(v));
         }
         ColumnData::Bool(_) => {
             let values = index.map(|i| i.values()).unwrap_or_default();
