@@ -250,10 +250,21 @@ impl Project {
             .values()
             .cloned()
             .collect();
-        for c in cols {
-            c.flush()?;
-        }
-        Ok(())
+        // Collections seal independently: one scoped thread each (not rayon,
+        // whose workers could pick up an append waiting on a lock held here).
+        let results: Vec<Result<()>> = std::thread::scope(|scope| {
+            let handles: Vec<_> =
+                cols.iter().map(|c| scope.spawn(move || c.flush().map_err(Error::from))).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::Ingest(IngestError::Internal("a seal thread panicked".into())))
+                    })
+                })
+                .collect()
+        });
+        results.into_iter().collect()
     }
 
     pub(crate) fn limits(&self) -> &tally_ingest::EventLimits {
