@@ -84,7 +84,9 @@ pub use collection::{
     DEFAULT_SEGMENT_ROWS,
 };
 pub use datetime::{format_datetime, parse_timestamp, parse_zoned_datetime};
-pub use dict::{list_elem_text, DictFileState, DictReader, Dictionary, Dicts, DICT_MAGIC};
+pub use dict::{
+    list_elem_text, DictFileState, DictReader, DictWriter, Dictionary, Dicts, DICT_MAGIC,
+};
 pub use error::{ErrorCode, IngestError, Limit, Result};
 pub use event::{parse_event, parse_event_at, EventParser, MAX_UNIQUENESS_TOKEN_CHARS};
 pub use flat::{

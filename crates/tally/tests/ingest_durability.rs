@@ -182,3 +182,59 @@ fn uniqueness_token_suppresses_duplicates_across_reopen() {
     p.record("orders", br#"{"keen": {"uniqueness_token": "tok-1"}}"#).unwrap();
     assert_eq!(rows(&p, "orders"), 2);
 }
+
+/// The id of string `value` in column `path` of every segment that has it.
+fn ids_of(snap: &tally::Snapshot, path: &str, value: &str) -> (u32, Vec<u32>) {
+    let col = snap.schema().id(path, tally_ingest::ValueType::String).unwrap();
+    let id = snap.dictionary(col).unwrap().lookup(value).unwrap();
+    let mut seen = Vec::new();
+    for seg in snap.segments() {
+        if let Some(c) = seg.column(col) {
+            if let tally_ingest::ColumnData::Str(a) = &c.data {
+                let mut here = 0u64;
+                for (row, v) in a.iter().enumerate() {
+                    if v == Some(id) {
+                        here += 1;
+                        seen.push(id);
+                        assert!(c.presence.contains(row as u32));
+                    }
+                }
+                let index = c.index.as_ref().expect("string columns are indexed");
+                assert_eq!(index.cardinality(id), here, "bitmap index agrees with the column");
+            }
+        }
+    }
+    (id, seen)
+}
+
+#[test]
+fn dictionary_ids_are_stable_across_segments_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let before;
+    {
+        let e = engine(dir.path());
+        let (p, _) = e.project_or_create("p1").unwrap();
+        for i in 0..30 {
+            let user = ["ada", "bob", "cy"][i % 3];
+            p.record("c", format!(r#"{{"user": "{user}", "i": {i}}}"#).as_bytes()).unwrap();
+            if i % 10 == 9 {
+                p.collection("c").unwrap().flush().unwrap();
+            }
+        }
+        let snap = p.snapshot("c").unwrap();
+        assert_eq!(snap.segments().len(), 3);
+        before = ["ada", "bob", "cy"].map(|u| ids_of(&snap, "user", u));
+        for (id, seen) in &before {
+            assert_eq!(seen.len(), 10, "every segment uses the same id {id}");
+        }
+    }
+    let e = engine(dir.path());
+    let p = e.project("p1").unwrap();
+    p.record("c", br#"{"user": "bob", "i": 99}"#).unwrap();
+    let snap = p.snapshot("c").unwrap();
+    let after = ["ada", "bob", "cy"].map(|u| ids_of(&snap, "user", u));
+    for (b, a) in before.iter().zip(after.iter()) {
+        assert_eq!(b.0, a.0, "ids survive reopen");
+    }
+    assert_eq!(after[1].1.len(), 11, "the new head row reuses bob's id");
+}
