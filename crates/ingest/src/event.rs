@@ -40,6 +40,18 @@
 //! range-checked after rounding (so `-9223372036854775809` rounds to −2^63
 //! and is accepted as `i64::MIN`).
 //!
+//! The input is UTF-8-checked once as a whole and then read as a `&str`, so
+//! serde_json does not validate each string again.
+//!
+//! NDJSON lines `{"<collection>": {event}}` go through
+//! [`EventParser::parse_wrapped_at`] in the same single pass: the wrapper's
+//! one member name is returned, its value is the event above, and the event's
+//! raw range is found from the bytes around it. A line that is not such a
+//! wrapper is `InvalidEvent` ("malformed line: …"), ranked before any rule
+//! its event breaks; the size limit counts the event's bytes, and the
+//! wrapper takes one of serde_json's 128 levels (effective depth
+//! `min(max_depth, 125)`).
+//!
 //! Typing (§0): integral numbers in i64 range (`42`, `42.0`, `1e3`) become
 //! [`FlatScalar::Int`], other numbers [`FlatScalar::Float`]; strings that are
 //! exactly a zoned ISO-8601 date-time become [`FlatScalar::Datetime`] (also as
