@@ -536,11 +536,14 @@ const FINGERPRINT_BYTES: usize = 7;
 /// the bytes themselves in duplicate detection; for keys of at most
 /// [`FINGERPRINT_BYTES`] bytes it is the whole key.
 fn fingerprint(k: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = k.len().min(FINGERPRINT_BYTES);
-    buf[..n].copy_from_slice(&k[..n]);
-    buf[7] = k.len() as u8;
-    u64::from_le_bytes(buf)
+    // Built in a register: copying a short key into a stack buffer and
+    // reading it back as a u64 stalls on store forwarding.
+    const LOW_7: u64 = (1 << 56) - 1;
+    let bytes = match k.first_chunk::<8>() {
+        Some(head) => u64::from_le_bytes(*head) & LOW_7,
+        None => k.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+    };
+    bytes | (k.len() as u64 & 0xff) << 56
 }
 
 /// Parse state shared by all visitors of one event.
@@ -1439,6 +1442,24 @@ mod tests {
         let q = quote(&"é".repeat(1_000));
         assert_eq!(q.chars().count(), QUOTE_CHARS + 3);
         assert!(q.ends_with('…'));
+    }
+
+    #[test]
+    fn fingerprints_are_the_first_bytes_and_the_length() {
+        let naive = |k: &[u8]| {
+            let mut buf = [0u8; 8];
+            let n = k.len().min(FINGERPRINT_BYTES);
+            buf[..n].copy_from_slice(&k[..n]);
+            buf[7] = k.len() as u8;
+            u64::from_le_bytes(buf)
+        };
+        let long = [0xa5u8; 300];
+        for n in 0..300 {
+            assert_eq!(fingerprint(&long[..n]), naive(&long[..n]), "{n}");
+        }
+        for k in [&b""[..], b"a", b"keen", b"abcdefg", b"abcdefgh", "é日本".as_bytes()] {
+            assert_eq!(fingerprint(k), naive(k));
+        }
     }
 
     #[test]
