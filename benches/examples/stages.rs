@@ -1,9 +1,14 @@
 //! Times the ingest stages separately: parse only, ingest buffered,
 //! ingest synced, flush. `cargo run --release -p tally-benches --example stages -- [N]`
+//!
+//! `-- N inner|split|wrapped|none` runs only that single-threaded parse (or
+//! nothing after generating the input), for `perf stat` comparisons on a
+//! busy machine; `-- N append` stops after the append-only timing.
 
 use std::time::Instant;
 
 use rayon::prelude::*;
+use serde_json::value::RawValue;
 use tally::{Durability, Engine, NdjsonOptions};
 use tally_ingest::{EventLimits, EventParser, FlatBatch};
 
@@ -13,8 +18,15 @@ fn main() {
     println!("input: {} events, {} MB", n, input.len() >> 20);
     let lines: Vec<&[u8]> = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
 
-    let t = Instant::now();
     let limits = EventLimits::default();
+    let only = std::env::args().nth(2).filter(|a| a != "append");
+    if let Some(only) = only {
+        single_thread(&lines, &limits, Some(&only));
+        return;
+    }
+    single_thread(&lines, &limits, None);
+
+    let t = Instant::now();
     let total: usize = lines
         .par_chunks(10_000)
         .map(|chunk| {
@@ -38,6 +50,7 @@ fn main() {
     if std::env::args().nth(2).as_deref() == Some("append") {
         return;
     }
+
     for d in [Durability::Buffered, Durability::Sync] {
         let dir = tempfile::tempdir().unwrap();
         let e = Engine::builder().with_data_dir(dir.path()).with_durability(d).open().unwrap();
@@ -55,6 +68,56 @@ fn main() {
             n as f64 / (ing + fl),
             s.accepted
         );
+    }
+}
+
+/// Best of several single-threaded runs over (up to) the first 200,000
+/// lines: events per second on one core.
+fn per_core(lines: &[&[u8]], mut run: impl FnMut(&[u8], &mut FlatBatch)) -> f64 {
+    let lines = &lines[..lines.len().min(200_000)];
+    let mut best = f64::MAX;
+    let mut b = FlatBatch::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        for chunk in lines.chunks(10_000) {
+            b = FlatBatch::new();
+            for l in chunk {
+                run(l, &mut b);
+            }
+        }
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    assert!(!b.is_empty());
+    lines.len() as f64 / best
+}
+
+fn single_thread(lines: &[&[u8]], limits: &EventLimits, only: Option<&str>) {
+    let run = |stage: &str| only.is_none_or(|o| o == stage);
+    let mut p = EventParser::new();
+    if run("inner") {
+        let inner = per_core(lines, |l, b| {
+            let start = l.iter().position(|&c| c == b':').unwrap() + 1;
+            p.parse_at(&l[start..l.len() - 1], 0, b, limits).unwrap();
+        });
+        println!("parse inner only (1 thread): {inner:.0}/s");
+    }
+    if run("split") {
+        // What ingest_ndjson did before the one-pass parser: split the
+        // wrapper with a RawValue, then parse the inner event.
+        let split = per_core(lines, |l, b| {
+            let m: std::collections::BTreeMap<&str, &RawValue> = serde_json::from_slice(l).unwrap();
+            let (_, raw) = m.into_iter().next().unwrap();
+            p.parse_at(raw.get().as_bytes(), 0, b, limits).unwrap();
+        });
+        println!("parse wrapped via RawValue split (1 thread): {split:.0}/s");
+    }
+    if run("wrapped") {
+        let mut off = 0;
+        let wrapped = per_core(lines, |l, b| {
+            p.parse_wrapped_at(l, off, b, limits).unwrap();
+            off += l.len() + 1;
+        });
+        println!("parse wrapped one pass (1 thread): {wrapped:.0}/s");
     }
 }
 

@@ -189,12 +189,40 @@ fn parse_with(b: &[u8], form: Form) -> Option<i64> {
         }
         Some(_) => return None,
     };
-    let date = NaiveDate::from_ymd_opt(y, mo, d)?;
-    let time = date.and_hms_milli_opt(hour, minute, second, milli)?;
-    if second > 59 {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) {
         return None;
     }
-    time.and_utc().timestamp_millis().checked_sub(offset_secs * 1000)
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(hour * 3600 + minute * 60 + second)
+        - offset_secs;
+    Some(secs * 1000 + i64::from(milli))
+}
+
+fn is_leap(y: i32) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
+}
+
+fn days_in_month(y: i32, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to `y-m-d` in the proleptic Gregorian calendar
+/// (H. Hinnant's `days_from_civil`); `m` in 1..=12, `d` valid for the month.
+fn days_from_civil(y: i32, m: u32, d: u32) -> i64 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
@@ -263,6 +291,20 @@ mod tests {
         assert_eq!(format_datetime(-1), "1969-12-31T23:59:59.999Z");
         let _ = format_datetime(i64::MAX);
         let _ = format_datetime(i64::MIN);
+    }
+
+    #[test]
+    fn civil_days_match_chrono() {
+        for y in [0, 1, 4, 99, 100, 400, 1600, 1900, 1969, 1970, 2000, 2023, 2024, 2100, 9999] {
+            for m in 1..=12 {
+                for d in [1, 15, 28, days_in_month(y, m)] {
+                    let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+                    let want = date.and_hms_opt(0, 0, 0).unwrap().and_utc().timestamp() / 86_400;
+                    assert_eq!(days_from_civil(y, m, d), want, "{y}-{m}-{d}");
+                }
+                assert!(NaiveDate::from_ymd_opt(y, m, days_in_month(y, m) + 1).is_none());
+            }
+        }
     }
 
     #[test]

@@ -40,20 +40,34 @@
 //! range-checked after rounding (so `-9223372036854775809` rounds to −2^63
 //! and is accepted as `i64::MIN`).
 //!
+//! The input is UTF-8-checked once as a whole and then read as a `&str`, so
+//! serde_json does not validate each string again.
+//!
+//! NDJSON lines `{"<collection>": {event}}` go through
+//! [`EventParser::parse_wrapped_at`] in the same single pass: the wrapper's
+//! one member name is returned, its value is the event above, and the event's
+//! raw range is found from the bytes around it. A line that is not such a
+//! wrapper is `InvalidEvent` ("malformed line: …"), ranked before any rule
+//! its event breaks; the size limit counts the event's bytes, and the
+//! wrapper takes one of serde_json's 128 levels (effective depth
+//! `min(max_depth, 125)`).
+//!
 //! Typing (§0): integral numbers in i64 range (`42`, `42.0`, `1e3`) become
 //! [`FlatScalar::Int`], other numbers [`FlatScalar::Float`]; strings that are
 //! exactly a zoned ISO-8601 date-time become [`FlatScalar::Datetime`] (also as
 //! list elements); `null` is [`FlatScalar::Null`]; an empty object produces no
 //! property.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::datetime::{looks_like_datetime, parse_timestamp, parse_zoned_datetime};
+use crate::datetime::{parse_timestamp, parse_zoned_datetime};
 use crate::error::{ErrorCode, IngestError, Limit, Result};
 use crate::flat::{EventLimits, FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue, StrRef};
 
@@ -66,6 +80,10 @@ const WIDE_OBJECT: usize = 24;
 pub const MAX_UNIQUENESS_TOKEN_CHARS: usize = 256;
 /// serde_json refuses input nested deeper than this many containers.
 const SERDE_RECURSION_LIMIT: usize = 128;
+/// Containers the NDJSON wrapper `{"<collection>": …}` adds around an event.
+const WRAPPER_LEVELS: usize = 1;
+/// What an NDJSON line must look like, for error messages.
+const WRAPPER_SHAPE: &str = "an object with exactly one member: {\"<collection>\": {event}}";
 
 /// Parses one raw JSON event, validates it and appends its flattened form to
 /// `batch`. On error nothing is appended.
@@ -169,30 +187,84 @@ impl EventParser {
         batch: &mut FlatBatch,
         limits: &EventLimits,
     ) -> Result<()> {
-        if raw.len() > limits.max_event_bytes {
-            return Err(IngestError::LimitExceeded {
-                code: ErrorCode::InvalidEvent,
-                what: "event".into(),
-                limit: Limit::EventSize,
-                max: limits.max_event_bytes,
-                actual: raw.len(),
-            });
-        }
+        check_size(raw.len(), limits)?;
+        // One UTF-8 check of the whole event; serde_json then reads a `&str`
+        // and skips its per-string validation.
+        let text = std::str::from_utf8(raw).map_err(|e| {
+            let msg = format!("invalid json: invalid UTF-8 at byte {}", e.valid_up_to());
+            IngestError::invalid(ErrorCode::InvalidEvent, msg)
+        })?;
         let mark = batch.mark();
-        let result = self.parse_inner(raw, offset, batch, limits);
+        let raw_range = offset..offset.saturating_add(raw.len());
+        let result = self.parse_text(text, false, raw_range, batch, limits);
         if result.is_err() {
             batch.truncate(mark);
+        }
+        result.map(drop)
+    }
+
+    /// Parses one NDJSON line `{"<collection>": {event}}` in a single pass:
+    /// returns the collection name (borrowed from `line` unless it holds
+    /// escapes) and appends the inner event to `batch` exactly as
+    /// [`EventParser::parse_at`] would parse the inner object's bytes. The
+    /// new [`FlatEvent::raw`] is the inner object's byte range in `line`,
+    /// shifted by `offset`; `max_event_bytes` applies to those bytes.
+    ///
+    /// A line that is not an object with exactly one member whose value is
+    /// an object fails with `InvalidEvent` ("malformed line: …"), also when
+    /// the inner event breaks a rule as well. On error nothing is appended.
+    ///
+    /// ```
+    /// use tally_ingest::{EventLimits, EventParser, FlatBatch};
+    /// let mut parser = EventParser::new();
+    /// let mut batch = FlatBatch::new();
+    /// let line = br#"{"clicks": {"x": 1}}"#;
+    /// let name = parser.parse_wrapped_at(line, 100, &mut batch, &EventLimits::default())?;
+    /// assert_eq!(name, "clicks");
+    /// assert_eq!(batch.events[0].raw, 111..119);
+    /// let two = br#"{"a": {}, "b": {}}"#;
+    /// assert!(parser.parse_wrapped_at(two, 0, &mut batch, &EventLimits::default()).is_err());
+    /// assert_eq!(batch.len(), 1);
+    /// # Ok::<(), tally_ingest::IngestError>(())
+    /// ```
+    pub fn parse_wrapped_at<'l>(
+        &mut self,
+        line: &'l [u8],
+        offset: usize,
+        batch: &mut FlatBatch,
+        limits: &EventLimits,
+    ) -> Result<Cow<'l, str>> {
+        let Some(inner) = wrapped_event_range(line) else {
+            return Err(wrapper_problem(line).unwrap_or_else(not_an_event_object));
+        };
+        if let Err(e) = check_size(inner.len(), limits) {
+            return Err(wrapper_problem(line).unwrap_or(e));
+        }
+        let text = std::str::from_utf8(line)
+            .map_err(|e| malformed(format_args!("invalid UTF-8 at byte {}", e.valid_up_to())))?;
+        let mark = batch.mark();
+        let raw_range = offset.saturating_add(inner.start)..offset.saturating_add(inner.end);
+        let result = self.parse_text(text, true, raw_range, batch, limits);
+        if let Err(e) = result {
+            batch.truncate(mark);
+            // Keep the precedence of a wrapper check run first: a bad line
+            // is reported as such even when its event is bad too.
+            return Err(wrapper_problem(line).unwrap_or(e));
         }
         result
     }
 
-    fn parse_inner(
+    /// Runs one serde pass over `text` (an event, or a wrapped line when
+    /// `wrapped`) and pushes the event header; returns the collection name
+    /// of a wrapped line (empty otherwise). The caller rolls back on error.
+    fn parse_text<'de>(
         &mut self,
-        raw: &[u8],
-        offset: usize,
+        text: &'de str,
+        wrapped: bool,
+        raw: Range<usize>,
         batch: &mut FlatBatch,
         limits: &EventLimits,
-    ) -> Result<()> {
+    ) -> Result<Cow<'de, str>> {
         self.scratch.path.clear();
         self.scratch.key_bytes.clear();
         self.scratch.keys.clear();
@@ -206,12 +278,18 @@ impl EventParser {
             timestamp: None,
             token: None,
             location: None,
+            outer_levels: if wrapped { WRAPPER_LEVELS } else { 0 },
         };
-        let mut de = serde_json::Deserializer::from_slice(raw);
-        let parsed = Root(&mut ctx).deserialize(&mut de).and_then(|()| de.end());
-        if let Err(e) = parsed {
-            return Err(ctx.map_serde_error(&e));
-        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let parsed = if wrapped {
+            Wrapper(&mut ctx).deserialize(&mut de)
+        } else {
+            Root(&mut ctx).deserialize(&mut de).map(|()| Cow::Borrowed(""))
+        };
+        let name = match parsed.and_then(|name| de.end().map(|()| name)) {
+            Ok(name) => name,
+            Err(e) => return Err(ctx.map_serde_error(&e)),
+        };
         let Ctx { batch, timestamp, token, location, .. } = ctx;
         let fits = |n: usize| u32::try_from(n).is_ok();
         if !fits(batch.arena.len()) || !fits(batch.props.len()) || !fits(batch.list_elems.len()) {
@@ -224,9 +302,178 @@ impl EventParser {
             timestamp,
             uniqueness_token: token,
             location,
-            raw: offset..offset.saturating_add(raw.len()),
+            raw,
         });
-        Ok(())
+        Ok(name)
+    }
+}
+
+/// The event size rule (checked before parsing).
+fn check_size(len: usize, limits: &EventLimits) -> Result<()> {
+    if len > limits.max_event_bytes {
+        return Err(IngestError::LimitExceeded {
+            code: ErrorCode::InvalidEvent,
+            what: "event".into(),
+            limit: Limit::EventSize,
+            max: limits.max_event_bytes,
+            actual: len,
+        });
+    }
+    Ok(())
+}
+
+fn malformed(what: impl fmt::Display) -> IngestError {
+    IngestError::invalid(ErrorCode::InvalidEvent, format!("malformed line: {what}"))
+}
+
+fn not_an_event_object() -> IngestError {
+    malformed(format_args!("the member's value must be an event object: expected {WRAPPER_SHAPE}"))
+}
+
+/// JSON whitespace.
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The byte range of the inner object of `{"<name>": {…}}`, found by looking
+/// only at the bytes around it: `ws { ws "name" ws : ws` before and
+/// `ws } ws` after. Exact for every line the serde pass accepts; `None`
+/// when those bytes do not have that shape.
+fn wrapped_event_range(line: &[u8]) -> Option<Range<usize>> {
+    let skip_ws = |mut i: usize| {
+        while line.get(i).copied().is_some_and(is_ws) {
+            i += 1;
+        }
+        i
+    };
+    let trim_end = |mut end: usize| {
+        while end > 0 && is_ws(line[end - 1]) {
+            end -= 1;
+        }
+        end
+    };
+    let mut i = skip_ws(0);
+    if line.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(i + 1);
+    if line.get(i) != Some(&b'"') {
+        return None;
+    }
+    i += 1;
+    // The end of the name: the first quote not escaped by a backslash.
+    loop {
+        let j = i + memchr::memchr2(b'"', b'\\', line.get(i..)?)?;
+        if line[j] == b'"' {
+            i = j + 1;
+            break;
+        }
+        i = j + 2;
+    }
+    i = skip_ws(i);
+    if line.get(i) != Some(&b':') {
+        return None;
+    }
+    let start = skip_ws(i + 1);
+    if line.get(start) != Some(&b'{') {
+        return None;
+    }
+    let outer_end = trim_end(line.len());
+    if outer_end <= start + 1 || line[outer_end - 1] != b'}' {
+        return None;
+    }
+    let end = trim_end(outer_end - 1);
+    if end <= start + 1 || line[end - 1] != b'}' {
+        return None;
+    }
+    Some(start..end)
+}
+
+/// Why `line` is not `{"<collection>": {event}}`, or `None` when it is (its
+/// event may still be bad). A cheap structural pass for error paths only:
+/// the value is skipped, not parsed.
+fn wrapper_problem(line: &[u8]) -> Option<IngestError> {
+    struct Shape;
+    impl<'de> Visitor<'de> for Shape {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(WRAPPER_SHAPE)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<(), A::Error> {
+            if map.next_key::<de::IgnoredAny>()?.is_none() {
+                return Err(de::Error::custom(format_args!(
+                    "empty object: expected {WRAPPER_SHAPE}"
+                )));
+            }
+            map.next_value::<de::IgnoredAny>()?;
+            if map.next_key::<de::IgnoredAny>()?.is_some() {
+                return Err(de::Error::custom(format_args!(
+                    "more than one member: expected {WRAPPER_SHAPE}"
+                )));
+            }
+            Ok(())
+        }
+    }
+    let mut de = serde_json::Deserializer::from_slice(line);
+    match de.deserialize_map(Shape).and_then(|()| de.end()) {
+        Err(e) => Some(malformed(e)),
+        Ok(()) if wrapped_event_range(line).is_none() => Some(not_an_event_object()),
+        Ok(()) => None,
+    }
+}
+
+/// The NDJSON wrapper `{"<collection>": {event}}`: yields the name.
+struct Wrapper<'c, 'a>(&'c mut Ctx<'a>);
+
+impl<'de> DeserializeSeed<'de> for Wrapper<'_, '_> {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Wrapper<'_, '_> {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(WRAPPER_SHAPE)
+    }
+    fn visit_map<A: MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<Self::Value, A::Error> {
+        let Some(name) = map.next_key_seed(CollectionName)? else {
+            return Err(de::Error::custom(format_args!("empty object: expected {WRAPPER_SHAPE}")));
+        };
+        map.next_value_seed(Root(&mut *self.0))?;
+        if map.next_key::<de::IgnoredAny>()?.is_some() {
+            return Err(de::Error::custom(format_args!(
+                "more than one member: expected {WRAPPER_SHAPE}"
+            )));
+        }
+        Ok(name)
+    }
+}
+
+/// The member name of the wrapper, borrowed when it has no escapes.
+struct CollectionName;
+
+impl<'de> DeserializeSeed<'de> for CollectionName {
+    type Value = Cow<'de, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> std::result::Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CollectionName {
+    type Value = Cow<'de, str>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a collection name")
+    }
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
 }
 
@@ -282,14 +529,21 @@ fn name_problem(name: &str, max_chars: usize) -> Option<&'static str> {
 
 const NAME_TOO_LONG: &str = "property name too long";
 
+/// Key bytes held in a [`fingerprint`].
+const FINGERPRINT_BYTES: usize = 7;
+
 /// A cheap key fingerprint (first 7 bytes and the length) compared before
-/// the bytes themselves in duplicate detection.
+/// the bytes themselves in duplicate detection; for keys of at most
+/// [`FINGERPRINT_BYTES`] bytes it is the whole key.
 fn fingerprint(k: &[u8]) -> u64 {
-    let mut buf = [0u8; 8];
-    let n = k.len().min(7);
-    buf[..n].copy_from_slice(&k[..n]);
-    buf[7] = k.len() as u8;
-    u64::from_le_bytes(buf)
+    // Built in a register: copying a short key into a stack buffer and
+    // reading it back as a u64 stalls on store forwarding.
+    const LOW_7: u64 = (1 << 56) - 1;
+    let bytes = match k.first_chunk::<8>() {
+        Some(head) => u64::from_le_bytes(*head) & LOW_7,
+        None => k.iter().rev().fold(0, |acc, &b| (acc << 8) | u64::from(b)),
+    };
+    bytes | (k.len() as u64 & 0xff) << 56
 }
 
 /// Parse state shared by all visitors of one event.
@@ -304,6 +558,8 @@ struct Ctx<'a> {
     timestamp: Option<i64>,
     token: Option<StrRef>,
     location: Option<[f64; 2]>,
+    /// serde_json containers around the event (the NDJSON wrapper).
+    outer_levels: usize,
 }
 
 impl Ctx<'_> {
@@ -331,7 +587,7 @@ impl Ctx<'_> {
                 code: ErrorCode::InvalidEvent,
                 what: "event".into(),
                 limit: Limit::NestingDepth,
-                max: self.limits.max_depth.min(SERDE_RECURSION_LIMIT - 2),
+                max: self.limits.max_depth.min(SERDE_RECURSION_LIMIT - 2 - self.outer_levels),
                 actual: SERDE_RECURSION_LIMIT,
             };
         }
@@ -383,10 +639,8 @@ impl Ctx<'_> {
                 }));
             }
         }
-        if looks_like_datetime(v.as_bytes()) {
-            if let Some(ms) = parse_zoned_datetime(v) {
-                return Ok(FlatScalar::Datetime(ms));
-            }
+        if let Some(ms) = parse_zoned_datetime(v) {
+            return Ok(FlatScalar::Datetime(ms));
         }
         Ok(FlatScalar::Str(self.batch.push_str(v)))
     }
@@ -499,7 +753,9 @@ impl Ctx<'_> {
             return Err(self.fail_code(ErrorCode::InvalidEvent, msg));
         }
         let start = self.s.key_bytes.len();
-        self.s.key_bytes.push_str(k);
+        if k.len() > FINGERPRINT_BYTES {
+            self.s.key_bytes.push_str(k);
+        }
         self.s.keys.push((start, k.len(), fp));
         Ok(kind)
     }
@@ -514,19 +770,35 @@ impl Ctx<'_> {
         let s = &*self.s;
         let siblings = &s.keys[keys_start..];
         let bytes = s.key_bytes.as_bytes();
-        let scan =
-            || siblings.iter().any(|&(st, len, f)| f == fp && bytes.get(st..st + len) == Some(k));
+        // A short key is all in its fingerprint; a longer one is confirmed
+        // on its bytes.
+        let same = |&(st, len, f): &(usize, usize, u64)| {
+            f == fp && (len <= FINGERPRINT_BYTES || bytes.get(st..st + len) == Some(k))
+        };
         if siblings.len() < WIDE_OBJECT {
-            return scan();
+            return siblings.iter().any(same);
         }
+        let hash = |k: &[u8], fp: u64| {
+            if k.len() <= FINGERPRINT_BYTES {
+                s.hasher.hash_one(fp)
+            } else {
+                s.hasher.hash_one(k)
+            }
+        };
         let set = wide.get_or_insert_with(|| {
             siblings
                 .iter()
-                .map(|&(st, len, _)| s.hasher.hash_one(bytes.get(st..st + len).unwrap_or(&[])))
+                .map(|&(st, len, f)| {
+                    if len <= FINGERPRINT_BYTES {
+                        s.hasher.hash_one(f)
+                    } else {
+                        s.hasher.hash_one(bytes.get(st..st + len).unwrap_or(&[]))
+                    }
+                })
                 .collect()
         });
-        // A repeated hash is only a candidate: confirm on the exact bytes.
-        !set.insert(s.hasher.hash_one(k)) && scan()
+        // A repeated hash is only a candidate: confirm on the exact key.
+        !set.insert(hash(k, fp)) && siblings.iter().any(same)
     }
 }
 
@@ -1170,6 +1442,24 @@ mod tests {
         let q = quote(&"é".repeat(1_000));
         assert_eq!(q.chars().count(), QUOTE_CHARS + 3);
         assert!(q.ends_with('…'));
+    }
+
+    #[test]
+    fn fingerprints_are_the_first_bytes_and_the_length() {
+        let naive = |k: &[u8]| {
+            let mut buf = [0u8; 8];
+            let n = k.len().min(FINGERPRINT_BYTES);
+            buf[..n].copy_from_slice(&k[..n]);
+            buf[7] = k.len() as u8;
+            u64::from_le_bytes(buf)
+        };
+        let long = [0xa5u8; 300];
+        for n in 0..300 {
+            assert_eq!(fingerprint(&long[..n]), naive(&long[..n]), "{n}");
+        }
+        for k in [&b""[..], b"a", b"keen", b"abcdefg", b"abcdefgh", "é日本".as_bytes()] {
+            assert_eq!(fingerprint(k), naive(k));
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tally_ingest::{
     format_datetime, infer_timestamp, parse_event, sanitize_collection_name,
-    validate_collection_name, EventLimits, FlatBatch, IngestError,
+    validate_collection_name, EventLimits, EventParser, FlatBatch,
 };
 
 use crate::error::{Error, Result};
@@ -147,14 +147,15 @@ fn failure(e: &Error) -> EventResult {
     EventResult::Failure { name: e.error_code().to_string(), description: e.to_string() }
 }
 
-/// Parses `{"<collection>": <value>}` with exactly one member, borrowing.
-struct OneMember<'a>(&'a str, &'a RawValue);
+/// The member name of a one-member line `{"<collection>": <value>}`; only
+/// for ranking errors once [`EventParser::parse_wrapped_at`] has failed.
+struct OneMember(String);
 
-impl<'de: 'a, 'a> serde::Deserialize<'de> for OneMember<'a> {
+impl<'de> serde::Deserialize<'de> for OneMember {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = OneMember<'de>;
+            type Value = OneMember;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object with exactly one member: {\"<collection>\": {event}}")
             }
@@ -162,16 +163,13 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for OneMember<'a> {
                 self,
                 mut map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
-                let key: &'de str = map.next_key()?.ok_or_else(|| {
-                    de::Error::custom("empty object: expected {\"<collection>\": {event}}")
-                })?;
-                let value: &'de RawValue = map.next_value()?;
-                if map.next_key::<&str>()?.is_some() {
-                    return Err(de::Error::custom(
-                        "more than one member: expected {\"<collection>\": {event}}",
-                    ));
+                let key: String =
+                    map.next_key()?.ok_or_else(|| de::Error::custom("empty object"))?;
+                map.next_value::<de::IgnoredAny>()?;
+                if map.next_key::<de::IgnoredAny>()?.is_some() {
+                    return Err(de::Error::custom("more than one member"));
                 }
-                Ok(OneMember(key, value))
+                Ok(OneMember(key))
             }
         }
         d.deserialize_map(V)
@@ -252,48 +250,83 @@ fn parse_lines(lines: &[(u64, &[u8])], opts: &NdjsonOptions, limits: &EventLimit
         meta: Vec::with_capacity(lines.len()),
         errors: Vec::new(),
     };
+    let mut parser = EventParser::new();
+    let collection_name = |name: &str| {
+        if opts.sanitize_collection_names {
+            sanitize_collection_name(name)
+        } else {
+            name.to_string()
+        }
+    };
     for &(line_no, line) in lines {
-        let (collection, event): (String, &[u8]) = match &opts.collection {
-            Some(c) => (c.clone(), line),
-            None => match serde_json::from_slice::<OneMember>(line) {
-                Ok(OneMember(name, raw)) => {
-                    let name = if opts.sanitize_collection_names {
-                        sanitize_collection_name(name)
-                    } else {
-                        name.to_string()
-                    };
-                    (name, raw.get().as_bytes())
-                }
-                Err(e) => {
-                    p.errors.push((
-                        line_no,
-                        Error::Ingest(IngestError::invalid(
-                            tally_ingest::ErrorCode::InvalidEvent,
-                            format!("malformed line: {e}"),
-                        )),
-                    ));
-                    continue;
-                }
-            },
+        let before = p.batch.mark();
+        let collection = match &opts.collection {
+            Some(c) => parser.parse_at(line, 0, &mut p.batch, limits).map(|()| c.clone()),
+            // One pass: the collection name and the event together.
+            None => parser
+                .parse_wrapped_at(line, 0, &mut p.batch, limits)
+                .map(|name| collection_name(&name))
+                .map_err(|e| match serde_json::from_slice::<OneMember>(line) {
+                    // A bad name outranks a bad event (a bad line outranks both).
+                    Ok(OneMember(name)) => {
+                        validate_collection_name(&collection_name(&name)).err().unwrap_or(e)
+                    }
+                    Err(_) => e,
+                }),
+        };
+        let collection = match collection {
+            Ok(c) => c,
+            Err(e) => {
+                p.errors.push((line_no, e.into()));
+                continue;
+            }
         };
         if let Err(e) = validate_collection_name(&collection) {
+            p.batch.truncate(before);
             p.errors.push((line_no, e.into()));
             continue;
         }
-        let rewritten = opts.infer_timestamp_from.as_deref().and_then(|f| infer_into(event, f));
-        let event = rewritten.as_deref().unwrap_or(event);
-        match parse_event(event, &mut p.batch, limits) {
-            Ok(()) => {
-                let start = p.raw.len();
-                p.raw.extend_from_slice(event);
-                let ev = p.batch.events.last_mut().expect("parse_event pushed one event");
-                ev.raw = start..start + event.len();
-                p.meta.push((line_no, collection));
+        let ev = p.batch.events.last().expect("the parser pushed one event");
+        let event = &line[ev.raw.clone()];
+        let rewritten = match &opts.infer_timestamp_from {
+            Some(from) if ev.timestamp.is_none() => infer_into(event, from),
+            _ => None,
+        };
+        if let Some(rewritten) = rewritten {
+            p.batch.truncate(before);
+            if let Err(e) = parser.parse_at(&rewritten, 0, &mut p.batch, limits) {
+                p.errors.push((line_no, e.into()));
+                continue;
             }
-            Err(e) => p.errors.push((line_no, e.into())),
+            push_raw(&mut p, &rewritten);
+        } else {
+            push_raw(&mut p, event);
         }
+        if p.meta.is_empty() {
+            reserve_like_first(&mut p.batch, lines.len());
+        }
+        p.meta.push((line_no, collection));
     }
     p
+}
+
+/// Copies the raw bytes of the batch's last event into `p.raw` and points
+/// its [`tally_ingest::FlatEvent::raw`] there.
+fn push_raw(p: &mut Parsed, event: &[u8]) {
+    let start = p.raw.len();
+    p.raw.extend_from_slice(event);
+    let ev = p.batch.events.last_mut().expect("the parser pushed one event");
+    ev.raw = start..start + event.len();
+}
+
+/// Reserves room for `lines` events shaped like the batch's first one, so
+/// the arena and value vectors are not regrown (and copied) while parsing.
+fn reserve_like_first(batch: &mut FlatBatch, lines: usize) {
+    let rest = lines.saturating_sub(1);
+    batch.arena.reserve(batch.arena.len().saturating_mul(rest));
+    batch.props.reserve(batch.props.len().saturating_mul(rest));
+    batch.list_elems.reserve(batch.list_elems.len().saturating_mul(rest));
+    batch.events.reserve(rest);
 }
 
 impl Project {
