@@ -24,6 +24,10 @@ fn main() {
         single_thread(&lines, &limits, Some(&only));
         return;
     }
+    if std::env::args().nth(2).as_deref() == Some("append") {
+        append_only(&lines);
+        return;
+    }
     single_thread(&lines, &limits, None);
 
     let t = Instant::now();
@@ -47,9 +51,6 @@ fn main() {
     println!("parse only (parallel): {:.2} s = {:.0}/s ({total})", parse, n as f64 / parse);
 
     append_only(&lines);
-    if std::env::args().nth(2).as_deref() == Some("append") {
-        return;
-    }
 
     for d in [Durability::Buffered, Durability::Sync] {
         let dir = tempfile::tempdir().unwrap();

@@ -160,6 +160,8 @@ struct Writer {
     id_counter: u32,
     poisoned: bool,
     unsynced_bytes: u64,
+    /// Reused WAL payload buffer (no fresh pages per append).
+    payload_buf: Vec<u8>,
 }
 
 fn wal_name(first_seq: SeqNo) -> String {
@@ -326,6 +328,7 @@ impl Collection {
             id_counter: 0,
             poisoned: false,
             unsynced_bytes: 0,
+            payload_buf: Vec::new(),
         };
         let coll = Collection {
             inner: Arc::new(Inner {
@@ -403,8 +406,11 @@ impl Collection {
         if accepted.is_empty() {
             return Ok(outcome);
         }
-        let payload = encode_wal_payload(batch, raw, &accepted, now);
-        if let Err(e) = w.write_wal(&payload, self.inner.opts.durability) {
+        let mut payload = std::mem::take(&mut w.payload_buf);
+        encode_wal_payload(&mut payload, batch, raw, &accepted, now);
+        let written = w.write_wal(&payload, self.inner.opts.durability);
+        w.payload_buf = payload;
+        if let Err(e) = written {
             w.poisoned = true;
             return Err(e);
         }
@@ -665,13 +671,15 @@ fn check_columns(
 /// `u8 version = 1 | u32 event count | per event: i64 created_at ms |
 /// [u8; 12] keen.id | u32 raw length | raw JSON bytes`.
 fn encode_wal_payload(
+    out: &mut Vec<u8>,
     batch: &FlatBatch,
     raw: &[u8],
     accepted: &[(usize, EventId)],
     created_at: i64,
-) -> Vec<u8> {
+) {
     let total: usize = accepted.iter().map(|&(i, _)| batch.events[i].raw.len() + 24).sum();
-    let mut out = Vec::with_capacity(total + 5);
+    out.clear();
+    out.reserve(total + 5);
     out.push(1u8);
     out.extend_from_slice(&(accepted.len() as u32).to_le_bytes());
     for &(i, id) in accepted {
@@ -681,7 +689,9 @@ fn encode_wal_payload(
         out.extend_from_slice(&(r.len() as u32).to_le_bytes());
         out.extend_from_slice(r);
     }
-    out
+    if out.capacity() > 4 * out.len() + (64 << 20) {
+        out.shrink_to(out.len()); // do not keep a huge buffer after one big batch
+    }
 }
 
 struct WalEvent<'a> {

@@ -138,7 +138,6 @@ enum Pending {
     Prop(u32),
     Location([f64; 2]),
     Token,
-    TokenOf(crate::flat::StrRef),
 }
 
 impl Head {
@@ -180,9 +179,9 @@ impl Head {
 
     /// Appends many events of `batch` as new rows, in order: `rows[k] =
     /// (event index, created_at, id)`. Equivalent to calling
-    /// [`Head::append`] for each, but resolves columns once per property and
-    /// interns each column's strings under one dictionary lock, column by
-    /// column, which keeps each dictionary hot in cache.
+    /// [`Head::append`] for each, but resolves each property's column once
+    /// and holds every dictionary's write lock for the whole batch, walking
+    /// the batch in row order (its memory is read once, front to back).
     ///
     /// All or nothing: if the new columns of all events together break the
     /// column limit, nothing changes and the error is returned.
@@ -193,71 +192,159 @@ impl Head {
         schema: &mut Schema,
         dicts: &mut Dicts,
     ) -> Result<()> {
-        // 1. The column limit, for every new column of the whole batch.
+        const UNKNOWN: ColumnId = ColumnId::MAX;
+        // 1. Resolve columns; collect the new ones (rare) and check the limit.
+        let mut cids: Vec<ColumnId> = Vec::with_capacity(rows.len() * 16);
         let mut new: Vec<(&str, ValueType)> = Vec::new();
         for &(ev_i, _, _) in rows {
             let ev = &batch.events[ev_i];
             for p in batch.props_of(ev_i) {
                 let (path, ty) = (batch.str(p.path), p.value.value_type());
-                if schema.id(path, ty).is_none() && !new.contains(&(path, ty)) {
+                let id = schema.id(path, ty);
+                if id.is_none() && !new.contains(&(path, ty)) {
                     new.push((path, ty));
                 }
+                cids.push(id.unwrap_or(UNKNOWN));
             }
-            if ev.location.is_some()
-                && schema.id(LOCATION_PATH, ValueType::Geo).is_none()
-                && !new.contains(&(LOCATION_PATH, ValueType::Geo))
-            {
-                new.push((LOCATION_PATH, ValueType::Geo));
+            if ev.location.is_some() {
+                let id = schema.id(LOCATION_PATH, ValueType::Geo);
+                if id.is_none() && !new.contains(&(LOCATION_PATH, ValueType::Geo)) {
+                    new.push((LOCATION_PATH, ValueType::Geo));
+                }
+                cids.push(id.unwrap_or(UNKNOWN));
             }
-            if ev.uniqueness_token.is_some()
-                && schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String).is_none()
-                && !new.contains(&(UNIQUENESS_TOKEN_PATH, ValueType::String))
-            {
-                new.push((UNIQUENESS_TOKEN_PATH, ValueType::String));
+            if ev.uniqueness_token.is_some() {
+                let id = schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
+                if id.is_none() && !new.contains(&(UNIQUENESS_TOKEN_PATH, ValueType::String)) {
+                    new.push((UNIQUENESS_TOKEN_PATH, ValueType::String));
+                }
+                cids.push(id.unwrap_or(UNKNOWN));
             }
         }
         schema.check_room(new.len())?;
+        let any_new = !new.is_empty();
         drop(new);
 
-        // 2. Resolve every value's column, row by row (nothing below fails).
-        const GONE: ColumnId = ColumnId::MAX;
-        let base = u32::try_from(self.len()).expect("a head holds fewer than 2^32 rows");
-        let mut work: Vec<(ColumnId, u32, Pending)> = Vec::with_capacity(rows.len() * 16);
-        let mut last: Vec<(u32, usize)> = vec![(u32::MAX, 0); schema.len()];
+        // 2. Nothing below fails. Dictionaries of every string and list
+        //    column, write-locked once for the batch.
+        let row0 = u32::try_from(self.len()).expect("a head holds fewer than 2^32 rows");
+        let mut at = 0usize;
+        let mut text = String::new();
+        if any_new {
+            // Add the new columns first (in first-seen order, as one-by-one
+            // appends would), so every dictionary exists before locking.
+            let mut k = 0usize;
+            for &(ev_i, _, _) in rows {
+                let ev = &batch.events[ev_i];
+                for p in batch.props_of(ev_i) {
+                    if cids[k] == UNKNOWN {
+                        cids[k] = schema
+                            .get_or_insert(batch.str(p.path), p.value.value_type())
+                            .expect("room for new columns was checked");
+                    }
+                    k += 1;
+                }
+                if ev.location.is_some() {
+                    if cids[k] == UNKNOWN {
+                        cids[k] =
+                            schema.get_or_insert(LOCATION_PATH, ValueType::Geo).expect("room");
+                    }
+                    k += 1;
+                }
+                if ev.uniqueness_token.is_some() {
+                    if cids[k] == UNKNOWN {
+                        cids[k] = schema
+                            .get_or_insert(UNIQUENESS_TOKEN_PATH, ValueType::String)
+                            .expect("room");
+                    }
+                    k += 1;
+                }
+            }
+        }
+        let arcs: Vec<Option<std::sync::Arc<crate::dict::Dictionary>>> = (0..schema.len())
+            .map(|cid| {
+                let ty = schema.key(cid as ColumnId).expect("column exists").ty;
+                matches!(ty, ValueType::String | ValueType::List)
+                    .then(|| dicts.dict_mut(cid as ColumnId).clone())
+            })
+            .collect();
+        let mut writers: Vec<Option<crate::dict::DictWriter<'_>>> =
+            arcs.iter().map(|a| a.as_ref().map(|d| d.writer())).collect();
+        if self.columns.len() < schema.len() {
+            self.columns.resize_with(schema.len(), || None);
+        }
+
+        // 3. Row by row, push every value.
         for (k, &(ev_i, created_at, id)) in rows.iter().enumerate() {
-            let row = base + k as u32;
+            let row = row0 + k as u32;
             let ev = &batch.events[ev_i];
             let ordinal = schema.next_event();
-            let mut add =
-                |cid: ColumnId, what: Pending, work: &mut Vec<(ColumnId, u32, Pending)>| {
-                    if last.len() <= cid as usize {
-                        last.resize(cid as usize + 1, (u32::MAX, 0));
+            let props = batch.props_of(ev_i);
+            let n = props.len()
+                + usize::from(ev.location.is_some())
+                + usize::from(ev.uniqueness_token.is_some());
+            for (j, &cid) in cids[at..at + n].iter().enumerate() {
+                schema.touch(cid, ordinal);
+                let ty = schema.key(cid).expect("column exists").ty;
+                let col = self.columns[cid as usize].get_or_insert_with(|| HeadColumn {
+                    rows: Vec::new(),
+                    values: HeadValues::new(ty),
+                });
+                if col.rows.last() == Some(&row) {
+                    col.pop(); // a path written twice in one event: last wins
+                }
+                col.rows.push(row);
+                let value = if j < props.len() { Some(&props[j].value) } else { None };
+                match (&mut col.values, value) {
+                    (HeadValues::Str(out), Some(FlatValue::Scalar(FlatScalar::Str(r)))) => {
+                        let w = writers[cid as usize]
+                            .as_mut()
+                            .expect("string columns have a dictionary");
+                        out.push(w.intern(batch.str(*r)));
                     }
-                    let (prev_row, prev_at) = last[cid as usize];
-                    if prev_row == row {
-                        work[prev_at].0 = GONE; // a path written twice in one event: last wins
+                    (HeadValues::Str(out), None) => {
+                        // keen.uniqueness_token (location is never a string column)
+                        let tok = ev.uniqueness_token.expect("the extra string value is the token");
+                        let w = writers[cid as usize]
+                            .as_mut()
+                            .expect("string columns have a dictionary");
+                        out.push(w.intern(batch.str(tok)));
                     }
-                    last[cid as usize] = (row, work.len());
-                    work.push((cid, row, what));
-                };
-            for (i, p) in batch.props_of(ev_i).iter().enumerate() {
-                let cid = schema
-                    .get_or_insert(batch.str(p.path), p.value.value_type())
-                    .expect("room for new columns was checked");
-                schema.touch(cid, ordinal);
-                add(cid, Pending::Prop(ev.props.start + i as u32), &mut work);
+                    (HeadValues::List { offsets, elems }, Some(FlatValue::List(r))) => {
+                        let w =
+                            writers[cid as usize].as_mut().expect("list columns have a dictionary");
+                        for e in batch.list(r) {
+                            text.clear();
+                            list_elem_text(batch, e, &mut text);
+                            elems.push(w.intern(&text));
+                        }
+                        offsets.push(
+                            u32::try_from(elems.len())
+                                .expect("a head list column holds fewer than 2^32 elements"),
+                        );
+                    }
+                    (HeadValues::Geo(out), None) => {
+                        out.push(ev.location.expect("the extra geo value is the location"));
+                    }
+                    (HeadValues::Num(out), Some(FlatValue::Scalar(FlatScalar::Int(i)))) => {
+                        out.push(Num::Int(*i))
+                    }
+                    (HeadValues::Num(out), Some(FlatValue::Scalar(FlatScalar::Float(f)))) => {
+                        out.push(Num::Float(*f))
+                    }
+                    (HeadValues::Bool(out), Some(FlatValue::Scalar(FlatScalar::Bool(b)))) => {
+                        out.push(*b)
+                    }
+                    (
+                        HeadValues::Datetime(out),
+                        Some(FlatValue::Scalar(FlatScalar::Datetime(ms))),
+                    ) => out.push(*ms),
+                    (HeadValues::Null, Some(FlatValue::Scalar(FlatScalar::Null))) => {}
+                    (HeadValues::Geo(out), Some(FlatValue::Geo(g))) => out.push(*g),
+                    _ => unreachable!("the column type matches the value type by construction"),
+                }
             }
-            if let Some(loc) = ev.location {
-                let cid = schema.get_or_insert(LOCATION_PATH, ValueType::Geo).expect("room");
-                schema.touch(cid, ordinal);
-                add(cid, Pending::Location(loc), &mut work);
-            }
-            if let Some(tok) = ev.uniqueness_token {
-                let cid =
-                    schema.get_or_insert(UNIQUENESS_TOKEN_PATH, ValueType::String).expect("room");
-                schema.touch(cid, ordinal);
-                add(cid, Pending::TokenOf(tok), &mut work);
-            }
+            at += n;
             schema.touch(TIMESTAMP_COLUMN, ordinal);
             schema.touch(CREATED_AT_COLUMN, ordinal);
             schema.touch(ID_COLUMN, ordinal);
@@ -265,101 +352,7 @@ impl Head {
             self.ids.push(id);
             self.timestamps.push(ev.timestamp.unwrap_or(created_at));
         }
-
-        // 3. Group by column (stable, so rows stay increasing) and push.
-        let ncols = schema.len();
-        let mut starts = vec![0usize; ncols + 1];
-        for (cid, _, _) in &work {
-            if *cid != GONE {
-                starts[*cid as usize + 1] += 1;
-            }
-        }
-        for c in 0..ncols {
-            starts[c + 1] += starts[c];
-        }
-        let mut order = vec![0u32; starts[ncols]];
-        let mut fill = starts.clone();
-        for (i, (cid, _, _)) in work.iter().enumerate() {
-            if *cid != GONE {
-                order[fill[*cid as usize]] = i as u32;
-                fill[*cid as usize] += 1;
-            }
-        }
-        let mut text = String::new();
-        for cid in 0..ncols {
-            let group = &order[starts[cid]..starts[cid + 1]];
-            if group.is_empty() {
-                continue;
-            }
-            let cid = cid as ColumnId;
-            let ty = schema.key(cid).expect("column exists").ty;
-            if self.columns.len() <= cid as usize {
-                self.columns.resize_with(cid as usize + 1, || None);
-            }
-            let col = self.columns[cid as usize].get_or_insert_with(|| HeadColumn {
-                rows: Vec::new(),
-                values: HeadValues::new(ty),
-            });
-            col.rows.reserve(group.len());
-            for &w in group {
-                col.rows.push(work[w as usize].1);
-            }
-            match &mut col.values {
-                HeadValues::Str(out) => {
-                    let dict = dicts.dict_mut(cid).clone();
-                    let mut wr = dict.writer();
-                    out.reserve(group.len());
-                    for &w in group {
-                        let s = match work[w as usize].2 {
-                            Pending::Prop(pi) => match &batch.props[pi as usize].value {
-                                FlatValue::Scalar(FlatScalar::Str(r)) => batch.str(*r),
-                                _ => unreachable!("a string column holds strings"),
-                            },
-                            Pending::TokenOf(r) => batch.str(r),
-                            _ => unreachable!("a string column holds strings"),
-                        };
-                        out.push(wr.intern(s));
-                    }
-                }
-                HeadValues::List { offsets, elems } => {
-                    let dict = dicts.dict_mut(cid).clone();
-                    let mut wr = dict.writer();
-                    for &w in group {
-                        let Pending::Prop(pi) = work[w as usize].2 else {
-                            unreachable!("a list column holds lists")
-                        };
-                        let FlatValue::List(r) = &batch.props[pi as usize].value else {
-                            unreachable!("a list column holds lists")
-                        };
-                        for e in batch.list(r) {
-                            text.clear();
-                            list_elem_text(batch, e, &mut text);
-                            elems.push(wr.intern(&text));
-                        }
-                        offsets.push(
-                            u32::try_from(elems.len())
-                                .expect("a head list column holds fewer than 2^32 elements"),
-                        );
-                    }
-                }
-                values => {
-                    for &w in group {
-                        match (&mut *values, &work[w as usize].2) {
-                            (HeadValues::Geo(v), Pending::Location(loc)) => v.push(*loc),
-                            (values, Pending::Prop(pi)) => push_value(
-                                values,
-                                batch,
-                                &batch.props[*pi as usize].value,
-                                cid,
-                                dicts,
-                                &mut text,
-                            ),
-                            _ => unreachable!("the column type matches the value type"),
-                        }
-                    }
-                }
-            }
-        }
+        drop(writers);
         Ok(())
     }
 
@@ -426,9 +419,7 @@ impl Head {
                             (batch.str(p.path), p.value.value_type())
                         }
                         Pending::Location(_) => (LOCATION_PATH, ValueType::Geo),
-                        Pending::Token | Pending::TokenOf(_) => {
-                            (UNIQUENESS_TOKEN_PATH, ValueType::String)
-                        }
+                        Pending::Token => (UNIQUENESS_TOKEN_PATH, ValueType::String),
                     };
                     schema.get_or_insert(path, ty).expect("room for new columns was checked")
                 }
