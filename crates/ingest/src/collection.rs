@@ -371,43 +371,63 @@ impl Collection {
     /// error when the WAL write failed — then nothing of this call is stored
     /// and the collection is poisoned.
     pub fn append(&self, batch: &FlatBatch, raw: &[u8], events: &[usize]) -> Result<AppendOutcome> {
+        let mut out = self.append_parts(&[(batch, raw, events)])?;
+        Ok(out.pop().expect("one outcome per part"))
+    }
+
+    /// Appends several parts — `(batch, raw bytes, event indexes)`, as
+    /// [`Collection::append`] takes — as ONE WAL record with one fsync
+    /// (parallel parsers produce one batch each). One outcome per part.
+    pub fn append_parts(
+        &self,
+        parts: &[(&FlatBatch, &[u8], &[usize])],
+    ) -> Result<Vec<AppendOutcome>> {
         let mut w = self.lock();
         if w.poisoned || w.wal.is_poisoned() {
             return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
         }
         let now = self.inner.clock.now_ms();
-        let mut outcome = AppendOutcome { results: Vec::with_capacity(events.len()), stored: 0 };
         let token_col = w.schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
         let mut batch_tokens: HashSet<&str> = HashSet::new();
-        let mut accepted: Vec<(usize, EventId)> = Vec::with_capacity(events.len());
         let mut new_columns: HashSet<(String, ValueType)> = HashSet::new();
-        for &i in events {
-            let ev = &batch.events[i];
-            if let Some(tok) = ev.uniqueness_token {
-                let tok = batch.str(tok);
-                let seen =
-                    token_col.and_then(|c| w.dicts.get(c)).is_some_and(|d| d.lookup(tok).is_some());
-                if seen || !batch_tokens.insert(tok) {
-                    outcome.results.push(Ok(()));
+        let mut outcomes = Vec::with_capacity(parts.len());
+        let mut accepted_parts: Vec<Vec<(usize, EventId)>> = Vec::with_capacity(parts.len());
+        for &(batch, _, events) in parts {
+            let mut outcome =
+                AppendOutcome { results: Vec::with_capacity(events.len()), stored: 0 };
+            let mut accepted: Vec<(usize, EventId)> = Vec::with_capacity(events.len());
+            for &i in events {
+                let ev = &batch.events[i];
+                if let Some(tok) = ev.uniqueness_token {
+                    let tok = batch.str(tok);
+                    let seen = token_col
+                        .and_then(|c| w.dicts.get(c))
+                        .is_some_and(|d| d.lookup(tok).is_some());
+                    if seen || !batch_tokens.insert(tok) {
+                        outcome.results.push(Ok(()));
+                        continue;
+                    }
+                }
+                if let Err(e) = check_columns(&w.schema, batch, i, &mut new_columns) {
+                    if let Some(tok) = ev.uniqueness_token {
+                        batch_tokens.remove(batch.str(tok));
+                    }
+                    outcome.results.push(Err(e));
                     continue;
                 }
+                let id = w.next_event_id(now);
+                accepted.push((i, id));
+                outcome.results.push(Ok(()));
             }
-            if let Err(e) = check_columns(&w.schema, batch, i, &mut new_columns) {
-                if let Some(tok) = ev.uniqueness_token {
-                    batch_tokens.remove(batch.str(tok));
-                }
-                outcome.results.push(Err(e));
-                continue;
-            }
-            let id = w.next_event_id(now);
-            accepted.push((i, id));
-            outcome.results.push(Ok(()));
+            outcome.stored = accepted.len();
+            outcomes.push(outcome);
+            accepted_parts.push(accepted);
         }
-        if accepted.is_empty() {
-            return Ok(outcome);
+        if accepted_parts.iter().all(|a| a.is_empty()) {
+            return Ok(outcomes);
         }
         let mut payload = std::mem::take(&mut w.payload_buf);
-        encode_wal_payload(&mut payload, batch, raw, &accepted, now);
+        encode_wal_payload(&mut payload, parts, &accepted_parts, now);
         let written = w.write_wal(&payload, self.inner.opts.durability);
         w.payload_buf = payload;
         if let Err(e) = written {
@@ -415,17 +435,20 @@ impl Collection {
             return Err(e);
         }
         let Writer { head, schema, dicts, .. } = &mut *w;
-        let rows: Vec<(usize, i64, EventId)> =
-            accepted.iter().map(|&(i, id)| (i, now, id)).collect();
-        head.append_batch(batch, &rows, schema, dicts).map_err(|e| {
-            IngestError::Internal(format!("head append after a successful dry run: {e}"))
-        })?;
-        outcome.stored = accepted.len();
+        for (&(batch, _, _), accepted) in parts.iter().zip(&accepted_parts) {
+            let rows: Vec<(usize, i64, EventId)> =
+                accepted.iter().map(|&(i, id)| (i, now, id)).collect();
+            head.append_batch(batch, &rows, schema, dicts).map_err(|e| {
+                IngestError::Internal(format!("head append after a successful dry run: {e}"))
+            })?;
+        }
         w.published = None;
+        // Seal only after the whole record is in the head: the seal marks
+        // every WAL record so far as sealed.
         if w.head.len() >= self.inner.opts.segment_rows {
             self.seal_locked(&mut w)?;
         }
-        Ok(outcome)
+        Ok(outcomes)
     }
 
     /// Seals the head into a segment now (no-op when it is empty) and makes
@@ -672,22 +695,28 @@ fn check_columns(
 /// [u8; 12] keen.id | u32 raw length | raw JSON bytes`.
 fn encode_wal_payload(
     out: &mut Vec<u8>,
-    batch: &FlatBatch,
-    raw: &[u8],
-    accepted: &[(usize, EventId)],
+    parts: &[(&FlatBatch, &[u8], &[usize])],
+    accepted: &[Vec<(usize, EventId)>],
     created_at: i64,
 ) {
-    let total: usize = accepted.iter().map(|&(i, _)| batch.events[i].raw.len() + 24).sum();
+    let mut total = 5usize;
+    let mut count = 0u32;
+    for (&(batch, _, _), acc) in parts.iter().zip(accepted) {
+        total += acc.iter().map(|&(i, _)| batch.events[i].raw.len() + 24).sum::<usize>();
+        count += acc.len() as u32;
+    }
     out.clear();
-    out.reserve(total + 5);
+    out.reserve(total);
     out.push(1u8);
-    out.extend_from_slice(&(accepted.len() as u32).to_le_bytes());
-    for &(i, id) in accepted {
-        let r = &raw[batch.events[i].raw.clone()];
-        out.extend_from_slice(&created_at.to_le_bytes());
-        out.extend_from_slice(&id.0);
-        out.extend_from_slice(&(r.len() as u32).to_le_bytes());
-        out.extend_from_slice(r);
+    out.extend_from_slice(&count.to_le_bytes());
+    for (&(batch, raw, _), acc) in parts.iter().zip(accepted) {
+        for &(i, id) in acc {
+            let r = &raw[batch.events[i].raw.clone()];
+            out.extend_from_slice(&created_at.to_le_bytes());
+            out.extend_from_slice(&id.0);
+            out.extend_from_slice(&(r.len() as u32).to_le_bytes());
+            out.extend_from_slice(r);
+        }
     }
     if out.capacity() > 4 * out.len() + (64 << 20) {
         out.shrink_to(out.len()); // do not keep a huge buffer after one big batch

@@ -331,40 +331,59 @@ fn reserve_like_first(batch: &mut FlatBatch, lines: usize) {
 
 impl Project {
     fn append_parsed(&self, parsed: Vec<Parsed>, summary: &mut IngestSummary) -> Result<()> {
-        for p in parsed {
-            let mut by_collection: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        // Per collection, the event indexes of every parsed part: one WAL
+        // record (and one fsync) per collection per block.
+        let mut by_collection: BTreeMap<&str, Vec<Vec<usize>>> = BTreeMap::new();
+        for (k, p) in parsed.iter().enumerate() {
             for (i, (_, c)) in p.meta.iter().enumerate() {
-                by_collection.entry(c.as_str()).or_default().push(i);
+                let parts = by_collection
+                    .entry(c.as_str())
+                    .or_insert_with(|| vec![Vec::new(); parsed.len()]);
+                parts[k].push(i);
             }
-            let mut errors = p.errors;
-            for (name, idxs) in by_collection {
-                let coll = match self.collection_or_create(name) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        for &i in &idxs {
+        }
+        let mut errors: Vec<(u64, Error)> = Vec::new();
+        for (name, idxs) in &by_collection {
+            let coll = match self.collection_or_create(name) {
+                Ok(c) => c,
+                Err(e) => {
+                    for (k, part) in idxs.iter().enumerate() {
+                        for &i in part {
                             errors.push((
-                                p.meta[i].0,
+                                parsed[k].meta[i].0,
                                 Error::InvalidParameter {
                                     name: "collection".into(),
                                     reason: e.to_string(),
                                 },
                             ));
                         }
-                        continue;
                     }
-                };
-                let out = coll.append(&p.batch, &p.raw, &idxs)?;
-                for (r, &i) in out.results.into_iter().zip(&idxs) {
+                    continue;
+                }
+            };
+            let parts: Vec<(&FlatBatch, &[u8], &[usize])> = parsed
+                .iter()
+                .zip(idxs)
+                .filter(|(_, i)| !i.is_empty())
+                .map(|(p, i)| (&p.batch, &p.raw[..], &i[..]))
+                .collect();
+            let outs = coll.append_parts(&parts)?;
+            let part_ids = idxs.iter().enumerate().filter(|(_, i)| !i.is_empty()).map(|(k, _)| k);
+            for (out, k) in outs.into_iter().zip(part_ids) {
+                for (r, &i) in out.results.into_iter().zip(&idxs[k]) {
                     match r {
                         Ok(()) => summary.accepted += 1,
-                        Err(e) => errors.push((p.meta[i].0, e.into())),
+                        Err(e) => errors.push((parsed[k].meta[i].0, e.into())),
                     }
                 }
             }
-            errors.sort_by_key(|(l, _)| *l);
-            for (line, e) in &errors {
-                summary.reject(*line, e);
-            }
+        }
+        for p in parsed {
+            errors.extend(p.errors);
+        }
+        errors.sort_by_key(|(l, _)| *l);
+        for (line, e) in &errors {
+            summary.reject(*line, e);
         }
         Ok(())
     }
