@@ -65,10 +65,9 @@ fn main() {
         for seg in snap.segments() {
             seg_bytes += seg.memory_bytes();
             for col in seg.columns() {
-                let b =
-                    col.data.array().map_or(0, |a| arrow_array::Array::get_array_memory_size(a))
-                        + col.presence.serialized_size()
-                        + col.index.as_ref().map_or(0, |i| i.memory_bytes());
+                let b = col.data.array().map_or(0, arrow_array::Array::get_array_memory_size)
+                    + col.presence.serialized_size()
+                    + col.index.as_ref().map_or(0, |i| i.memory_bytes());
                 *by_type.entry(format!("{}", col.key.ty)).or_default() += b;
             }
         }
