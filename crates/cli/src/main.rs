@@ -262,10 +262,19 @@ fn ingest(g: &Global, a: &IngestArgs) -> Result<u8, Fail> {
 }
 
 fn demo(g: &Global, a: &DemoArgs) -> Result<u8, Fail> {
-    let data_dir = g
-        .data_dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("tally-demo-{}", std::process::id())));
+    // Without --data-dir the demo works in a temporary directory that is
+    // removed at the end (`tmp` drops last).
+    let tmp = match &g.data_dir {
+        Some(_) => None,
+        None => Some(tempfile::Builder::new().prefix("tally-demo-").tempdir().map_err(|e| {
+            Fail { code: 1, error: Error::Io { path: "temporary directory".into(), source: e } }
+        })?),
+    };
+    let data_dir = match (&g.data_dir, &tmp) {
+        (Some(d), _) => d.clone(),
+        (None, Some(t)) => t.path().to_path_buf(),
+        (None, None) => PathBuf::from(tally::DEFAULT_DATA_DIR),
+    };
     let engine = Engine::builder().with_data_dir(&data_dir).open()?;
     let (p, _) = engine.project_or_create(&g.project)?;
     eprintln!(
