@@ -81,6 +81,12 @@ impl EngineBuilder {
 
     /// Opens (creating if needed) the data directory and every project in it.
     pub fn open(self) -> Result<Engine> {
+        // On the real file system, one engine per data directory: a second
+        // process writing the same WALs would corrupt them.
+        let lock = match &self.storage {
+            Some(_) => None,
+            None => Some(lock_data_dir(&self.data_dir)?),
+        };
         let storage = self.storage.unwrap_or_else(|| Arc::new(StdStorage::new()));
         let projects_dir = self.data_dir.join("projects");
         storage.create_dir_all(&projects_dir).map_err(|e| Error::io(&projects_dir, e))?;
@@ -90,6 +96,7 @@ impl EngineBuilder {
             clock: self.clock,
             options: self.options,
             projects: RwLock::new(BTreeMap::new()),
+            _lock: lock,
         });
         let mut projects = BTreeMap::new();
         for dir in inner.storage.list(&projects_dir).map_err(|e| Error::io(&projects_dir, e))? {
@@ -109,6 +116,33 @@ pub(crate) struct EngineInner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: CollectionOptions,
     projects: RwLock<BTreeMap<String, Project>>,
+    /// The exclusive lock on `<data dir>/LOCK`, held while the engine lives.
+    _lock: Option<std::fs::File>,
+}
+
+/// The lock file inside a data directory.
+pub const LOCK_FILE: &str = "LOCK";
+
+fn lock_data_dir(dir: &Path) -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                "the data directory is in use by another tally engine",
+            ),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
 }
 
 /// The engine: a data directory of projects. Cheap to clone; `Send + Sync`.

@@ -53,7 +53,7 @@ mod keys;
 mod project;
 mod schema;
 
-pub use engine::{validate_project_id, Engine, EngineBuilder, DEFAULT_DATA_DIR};
+pub use engine::{validate_project_id, Engine, EngineBuilder, DEFAULT_DATA_DIR, LOCK_FILE};
 pub use error::{Error, Result};
 pub use ingest::{
     BatchResponse, EventResult, IngestSummary, LineError, NdjsonOptions, MAX_BATCH_BYTES,

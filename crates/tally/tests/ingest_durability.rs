@@ -238,3 +238,13 @@ fn dictionary_ids_are_stable_across_segments_and_reopen() {
     }
     assert_eq!(after[1].1.len(), 11, "the new head row reuses bob's id");
 }
+
+#[test]
+fn a_data_directory_has_one_engine_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = engine(dir.path());
+    let err = Engine::builder().with_data_dir(dir.path()).open().unwrap_err();
+    assert!(err.to_string().contains("in use by another tally engine"), "{err}");
+    drop(first);
+    let _again = engine(dir.path());
+}
