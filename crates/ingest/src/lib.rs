@@ -18,6 +18,8 @@
 //! sealed segments plus the head's rows (frozen into in-memory segments), so
 //! every acknowledged event is visible (read-your-writes).
 //!
+//! Every file's byte layout is in [`formats`].
+//!
 //! ## Principal types
 //!
 //! - [`parse_event`] / [`EventParser`]: raw bytes to a [`FlatBatch`]; every
@@ -61,6 +63,9 @@ mod dict;
 mod error;
 mod event;
 mod flat;
+pub mod formats {
+    #![doc = include_str!("../FORMATS.md")]
+}
 pub mod generator;
 mod head;
 mod manifest;
