@@ -437,10 +437,16 @@ impl Project {
             consumed += block.len() as u64;
             let mut lines: Vec<(u64, &[u8])> = Vec::new();
             let body = block.strip_suffix(b"\n").unwrap_or(&block);
-            for l in body.split(|&b| b == b'\n') {
+            // memchr finds line ends with SIMD; a byte-by-byte split was a
+            // serial scan of the whole input.
+            let mut start = 0usize;
+            let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
+            for end in ends {
                 if block.is_empty() {
                     break;
                 }
+                let l = &body[start..end];
+                start = end + 1;
                 line_no += 1;
                 let l = l.strip_suffix(b"\r").unwrap_or(l);
                 if l.iter().all(|b| b.is_ascii_whitespace()) {
