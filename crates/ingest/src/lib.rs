@@ -116,7 +116,7 @@ pub use schema::{
     TIMESTAMP_COLUMN, UNIQUENESS_TOKEN_PATH,
 };
 pub use segment::{
-    build_segment, ColumnData, ColumnStats, NumArray, Segment, SegmentColumn, StatValue,
+    build_segment, ColumnData, ColumnStats, NumArray, Segment, SegmentColumn, StatValue, StrIds,
     ValueIndex, INDEX_BITMAP_MIN_ROWS,
 };
 #[cfg(any(test, feature = "test-util"))]

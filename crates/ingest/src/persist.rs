@@ -446,8 +446,10 @@ fn parquet_array(
             };
             let values = local_dictionary(ids, &reader, missing)?;
             drop(reader);
-            let keys =
-                UInt32Array::new(ScalarBuffer::from(remap(a.values(), ids)), a.nulls().cloned());
+            let keys = UInt32Array::new(
+                ScalarBuffer::from(remap(&a.values_u32(), ids)),
+                a.nulls().cloned(),
+            );
             let array = DictionaryArray::<UInt32Type>::try_new(keys, Arc::new(values))?;
             (DataType::Utf8, Arc::new(array))
         }
@@ -952,10 +954,7 @@ pub fn read_segment(
                     }
                 }
                 array.as_string_opt::<i32>().ok_or_else(mismatch)?;
-                ColumnData::Str(UInt32Array::new(
-                    ScalarBuffer::from(ids),
-                    nulls_of(&sc.presence, n),
-                ))
+                ColumnData::Str(crate::segment::StrIds::new(ids, nulls_of(&sc.presence, n)))
             }
             ValueType::Num => match sc.num_kind {
                 1 => {

@@ -126,10 +126,8 @@ fn build_column(
                 .expect("ascending rows");
         let pick = |k: usize| src[k] as usize;
         let data = match &hc.values {
-            HeadValues::Str(v) => ColumnData::Str(UInt32Array::new(
-                ScalarBuffer::from_iter(
-                    (0..n).map(|k| if src[k] == NONE { 0 } else { v[pick(k)] }),
-                ),
+            HeadValues::Str(v) => ColumnData::Str(super::StrIds::new(
+                (0..n).map(|k| if src[k] == NONE { 0 } else { v[pick(k)] }).collect(),
                 nulls,
             )),
             HeadValues::Num(v) => {
@@ -226,7 +224,8 @@ pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
     match data {
         ColumnData::Str(a) => {
             let rows = present_rows(a.len(), a.nulls());
-            let vals = a.values();
+            let vals = a.values_u32();
+            let vals = &vals[..];
             let max = rows.clone().map(|r| vals[r as usize]).max().unwrap_or(0);
             let pairs = rows.map(|r| (r, vals[r as usize]));
             Some(if (max as usize) <= a.len().saturating_mul(4) + 4096 {

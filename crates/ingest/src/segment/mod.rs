@@ -19,19 +19,19 @@
 mod builder;
 mod index;
 mod stats;
+mod strids;
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, BooleanArray, FixedSizeListArray, Float64Array, Int64Array, ListArray, UInt32Array,
-};
+use arrow_array::{Array, BooleanArray, FixedSizeListArray, Float64Array, Int64Array, ListArray};
 use roaring::RoaringBitmap;
 
 pub use builder::build_segment;
 pub(crate) use builder::{geo_item_field, list_item_field};
 pub use index::{ValueIndex, INDEX_BITMAP_MIN_ROWS};
 pub use stats::{ColumnStats, StatValue};
+pub use strids::StrIds;
 
 use crate::dict::Dicts;
 use crate::error::{IngestError, Result};
@@ -68,8 +68,9 @@ impl NumArray {
 /// length and is null where the row has no value of this type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ColumnData {
-    /// Dictionary ids of the column's collection dictionary.
-    Str(UInt32Array),
+    /// Dictionary ids of the column's collection dictionary, narrowed to
+    /// the smallest width that holds the segment's largest id.
+    Str(StrIds),
     /// Numbers.
     Num(NumArray),
     /// Booleans.
@@ -102,7 +103,7 @@ impl ColumnData {
     /// The Arrow array (`None` for `Null`).
     pub fn array(&self) -> Option<&dyn Array> {
         Some(match self {
-            ColumnData::Str(a) => a,
+            ColumnData::Str(a) => a.as_array(),
             ColumnData::Num(a) => a.as_array(),
             ColumnData::Bool(a) => a,
             ColumnData::Datetime(a) => a,

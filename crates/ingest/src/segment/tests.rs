@@ -4,6 +4,7 @@ use super::*;
 use crate::head::Head;
 use crate::schema::Schema;
 use crate::testutil::gen;
+use arrow_array::UInt32Array;
 
 fn sample(n: usize, seed: u64) -> (Head, Schema, Dicts) {
     let (mut h, mut s, mut d) = (Head::new(), Schema::new(), Dicts::new());
@@ -112,7 +113,7 @@ proptest! {
         lists in proptest::collection::vec(proptest::option::of(proptest::collection::vec(0u32..20, 0..5)), 0..300),
     ) {
         let a = UInt32Array::from(vals.clone());
-        let data = ColumnData::Str(a.clone());
+        let data = ColumnData::Str(a.clone().into());
         let idx = builder::index_of(&data).unwrap();
         for v in 0..300u32 {
             let want = scan_str(&a, v);
