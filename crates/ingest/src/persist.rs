@@ -453,7 +453,7 @@ fn parquet_array(
             let array = DictionaryArray::<UInt32Type>::try_new(keys, Arc::new(values))?;
             (DataType::Utf8, Arc::new(array))
         }
-        ColumnData::Num(NumArray::Int(a)) => (DataType::Int64, Arc::new(a.clone())),
+        ColumnData::Num(NumArray::Int(a)) => (DataType::Int64, Arc::new(a.to_i64_array())),
         ColumnData::Num(NumArray::Float(a)) => (DataType::Float64, Arc::new(a.clone())),
         ColumnData::Bool(a) => (DataType::Boolean, Arc::new(a.clone())),
         ColumnData::Datetime(a) => (utc_ms(), ts_array(a)),
@@ -959,8 +959,8 @@ pub fn read_segment(
             ValueType::Num => match sc.num_kind {
                 1 => {
                     let a = array.as_primitive_opt::<Int64Type>().ok_or_else(mismatch)?;
-                    ColumnData::Num(NumArray::Int(Int64Array::new(
-                        a.values().clone(),
+                    ColumnData::Num(NumArray::Int(crate::segment::Ints::new(
+                        a.values().to_vec(),
                         normalized(a.nulls()),
                     )))
                 }

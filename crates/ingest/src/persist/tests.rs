@@ -421,7 +421,7 @@ fn reference_parquet(seg: &Segment, dicts: &Dicts, base: WriterPropertiesBuilder
                 let r = reader.as_ref().unwrap();
                 Arc::new(a.iter().map(|v| v.and_then(|v| r.value(v))).collect::<StringArray>())
             }
-            ColumnData::Num(NumArray::Int(a)) => Arc::new(a.clone()),
+            ColumnData::Num(NumArray::Int(a)) => Arc::new(a.to_i64_array()),
             ColumnData::Num(NumArray::Float(a)) => Arc::new(a.clone()),
             ColumnData::Bool(a) => Arc::new(a.clone()),
             ColumnData::Datetime(a) => ts_array(a),

@@ -138,10 +138,7 @@ fn build_column(
                         (_, Some(Num::Int(i))) => *i,
                         (_, Some(Num::Float(f))) => *f as i64,
                     });
-                    ColumnData::Num(NumArray::Int(Int64Array::new(
-                        ScalarBuffer::from_iter(it),
-                        nulls,
-                    )))
+                    ColumnData::Num(NumArray::Int(super::Ints::new(it.collect(), nulls)))
                 } else {
                     let it = (0..n).map(|k| if src[k] == NONE { 0.0 } else { v[pick(k)].as_f64() });
                     ColumnData::Num(NumArray::Float(Float64Array::new(

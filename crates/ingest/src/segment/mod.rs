@@ -18,6 +18,7 @@
 
 mod builder;
 mod index;
+mod ints;
 mod stats;
 mod strids;
 
@@ -30,6 +31,7 @@ use roaring::RoaringBitmap;
 pub use builder::build_segment;
 pub(crate) use builder::{geo_item_field, list_item_field};
 pub use index::{ValueIndex, INDEX_BITMAP_MIN_ROWS};
+pub use ints::Ints;
 pub use stats::{ColumnStats, StatValue};
 pub use strids::StrIds;
 
@@ -40,8 +42,9 @@ use crate::value::{ColumnId, ColumnKey, EventId, RowId, SegmentId, ValueType};
 /// Numbers of one column in one segment.
 #[derive(Debug, Clone, PartialEq)]
 pub enum NumArray {
-    /// Every value in the segment is an integer.
-    Int(Int64Array),
+    /// Every value in the segment is an integer (stored as narrow offsets
+    /// from the segment's minimum, see [`Ints`]).
+    Int(Ints),
     /// At least one value is not an integer.
     Float(Float64Array),
 }
@@ -50,7 +53,7 @@ impl NumArray {
     /// The array as a dyn Arrow array.
     pub fn as_array(&self) -> &dyn Array {
         match self {
-            NumArray::Int(a) => a,
+            NumArray::Int(a) => a.as_array(),
             NumArray::Float(a) => a,
         }
     }
