@@ -302,7 +302,7 @@ fn encode_parquet_with(
         Field::new("keen.id", DataType::Utf8, false),
     ];
     let mut arrays: Vec<ArrayRef> =
-        vec![ts_array(seg.timestamps_array()), ts_array(seg.created_at_array())];
+        vec![ts_array(seg.timestamps_array()), ts_array(&seg.created_at_array())];
     let cols: Vec<&SegmentColumn> = seg.columns().collect();
     arrays.push(id_array(seg.ids()));
     let built = par_map(cols.clone(), |col| parquet_array(col, n, dicts))

@@ -100,7 +100,7 @@ fn v1_data_directory_opens_and_reads_back() {
     let snap = p.snapshot("pageviews").unwrap();
     let head = snap.segments().last().unwrap();
     assert_eq!(head.len(), 5);
-    assert!(head.created_at().iter().all(|&c| c == NOW));
+    assert!(head.created_at().iter().all(|c| c == Some(NOW)));
 }
 
 #[test]

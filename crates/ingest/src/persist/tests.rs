@@ -409,7 +409,7 @@ fn reference_parquet(seg: &Segment, dicts: &Dicts, base: WriterPropertiesBuilder
     ];
     let mut arrays: Vec<ArrayRef> = vec![
         ts_array(seg.timestamps_array()),
-        ts_array(seg.created_at_array()),
+        ts_array(&seg.created_at_array()),
         Arc::new(StringArray::from_iter_values(seg.ids().iter().map(|id| id.to_hex()))),
     ];
     let mut meta_cols = Vec::new();

@@ -138,7 +138,7 @@ pub struct SegmentColumn {
 struct Core {
     id: SegmentId,
     timestamps: Int64Array,
-    created_at: Int64Array,
+    created_at: Ints,
     ids: Vec<EventId>,
     columns: Vec<SegmentColumn>,
 }
@@ -160,7 +160,13 @@ impl Segment {
         deleted: RoaringBitmap,
     ) -> Segment {
         Segment {
-            core: Arc::new(Core { id, timestamps, created_at, ids, columns }),
+            core: Arc::new(Core {
+                id,
+                timestamps,
+                created_at: Ints::new(created_at.values().to_vec(), None),
+                ids,
+                columns,
+            }),
             deleted: Arc::new(deleted),
         }
     }
@@ -190,14 +196,15 @@ impl Segment {
         &self.core.timestamps
     }
 
-    /// `keen.created_at` per row, UTC ms.
-    pub fn created_at(&self) -> &[i64] {
-        self.core.created_at.values()
+    /// `keen.created_at` per row, UTC ms (stored as narrow offsets: a
+    /// segment's events were mostly accepted within seconds of each other).
+    pub fn created_at(&self) -> &Ints {
+        &self.core.created_at
     }
 
-    /// `keen.created_at` as an Arrow array.
-    pub fn created_at_array(&self) -> &Int64Array {
-        &self.core.created_at
+    /// `keen.created_at` as a plain Arrow array (materialised).
+    pub fn created_at_array(&self) -> Int64Array {
+        self.core.created_at.to_i64_array()
     }
 
     /// `keen.id` per row.
@@ -265,7 +272,7 @@ impl Segment {
     pub fn memory_bytes(&self) -> usize {
         let c = &self.core;
         let mut n = c.timestamps.get_array_memory_size()
-            + c.created_at.get_array_memory_size()
+            + c.created_at.as_array().get_array_memory_size()
             + c.ids.capacity() * 12
             + self.deleted.serialized_size();
         for col in &c.columns {
@@ -288,7 +295,9 @@ impl Segment {
         if c.timestamps.len() != n || c.created_at.len() != n {
             return bug("keen.* arrays differ in length".into());
         }
-        if c.timestamps.null_count() != 0 || c.created_at.null_count() != 0 {
+        if c.timestamps.null_count() != 0
+            || c.created_at.nulls().is_some_and(|n| n.null_count() != 0)
+        {
             return bug("keen.* arrays hold nulls".into());
         }
         if self.timestamps().windows(2).any(|w| w[0] > w[1]) {

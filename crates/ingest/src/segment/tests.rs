@@ -30,7 +30,7 @@ fn build_sorts_stably_and_validates() {
     // each row keeps its own created_at (created_at = base + arrival index)
     for (k, id) in seg.ids().iter().enumerate() {
         let arrival = u64::from_be_bytes(id.0[..8].try_into().unwrap()) as usize;
-        assert_eq!(seg.created_at()[k], h.created_at[arrival]);
+        assert_eq!(seg.created_at().value(k), h.created_at[arrival]);
         assert_eq!(seg.timestamps()[k], h.timestamps[arrival]);
     }
     // type conflict keeps both columns
