@@ -383,9 +383,9 @@ fn encode_parquet_with(
 }
 
 /// `keen.id` as 24-char lowercase hex strings, built in one buffer.
-fn id_array(ids: &[EventId]) -> ArrayRef {
+fn id_array(ids: &crate::segment::EventIds) -> ArrayRef {
     let mut bytes = vec![0u8; ids.len() * 24];
-    for (chunk, id) in bytes.chunks_exact_mut(24).zip(ids) {
+    for (chunk, id) in bytes.chunks_exact_mut(24).zip(ids.iter()) {
         hex::encode_to_slice(id.0, chunk).expect("24 bytes hold 12 bytes of hex");
     }
     let offsets = OffsetBuffer::from_lengths(std::iter::repeat_n(24, ids.len()));

@@ -75,7 +75,7 @@ fn parquet_is_plain_and_typed() {
         for r in 0..batch.num_rows() {
             let k = row + r;
             assert_eq!(ts.value(r), seg.timestamps()[k]);
-            assert_eq!(id.value(r), seg.ids()[k].to_hex());
+            assert_eq!(id.value(r), seg.ids().get(k).to_hex());
         }
         for col in seg.columns() {
             let a = batch.column_by_name(&col.key.parquet_name()).unwrap();

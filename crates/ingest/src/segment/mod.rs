@@ -17,6 +17,7 @@
 //! version sharing the data with another deletion bitmap.
 
 mod builder;
+mod event_ids;
 mod index;
 mod ints;
 mod stats;
@@ -30,6 +31,7 @@ use roaring::RoaringBitmap;
 
 pub use builder::build_segment;
 pub(crate) use builder::{geo_item_field, list_item_field};
+pub use event_ids::EventIds;
 pub use index::{ValueIndex, INDEX_BITMAP_MIN_ROWS};
 pub use ints::Ints;
 pub use stats::{ColumnStats, StatValue};
@@ -139,7 +141,7 @@ struct Core {
     id: SegmentId,
     timestamps: Int64Array,
     created_at: Ints,
-    ids: Vec<EventId>,
+    ids: EventIds,
     columns: Vec<SegmentColumn>,
 }
 
@@ -164,7 +166,7 @@ impl Segment {
                 id,
                 timestamps,
                 created_at: Ints::new(created_at.values().to_vec(), None),
-                ids,
+                ids: EventIds::new(&ids),
                 columns,
             }),
             deleted: Arc::new(deleted),
@@ -208,7 +210,7 @@ impl Segment {
     }
 
     /// `keen.id` per row.
-    pub fn ids(&self) -> &[EventId] {
+    pub fn ids(&self) -> &EventIds {
         &self.core.ids
     }
 
@@ -273,7 +275,7 @@ impl Segment {
         let c = &self.core;
         let mut n = c.timestamps.get_array_memory_size()
             + c.created_at.as_array().get_array_memory_size()
-            + c.ids.capacity() * 12
+            + c.ids.memory_bytes()
             + self.deleted.serialized_size();
         for col in &c.columns {
             n += std::mem::size_of::<SegmentColumn>()

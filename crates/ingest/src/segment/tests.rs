@@ -24,7 +24,7 @@ fn build_sorts_stably_and_validates() {
         let (a, b) = (seg.timestamps()[w], seg.timestamps()[w + 1]);
         assert!(a <= b);
         if a == b {
-            assert!(seg.ids()[w] < seg.ids()[w + 1]);
+            assert!(seg.ids().get(w) < seg.ids().get(w + 1));
         }
     }
     // each row keeps its own created_at (created_at = base + arrival index)
