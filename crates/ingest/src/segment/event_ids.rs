@@ -4,33 +4,34 @@ use super::Ints;
 use crate::value::EventId;
 
 /// The `keen.id` of every row. An id is `seconds (4) | per-open random
-/// prefix (4) | counter (4)`; within a segment the first 8 bytes barely
-/// change and the counter spans about the segment's size, so the two
-/// halves are kept as [`Ints`] (typically 1–2 and 4 bytes per row instead
-/// of 12).
+/// prefix (4) | counter (4)`; within a segment the seconds span the
+/// minutes it took to fill, the prefix changes only on reopen and the
+/// counter spans about the segment's size, so each part is kept as
+/// [`Ints`] (typically 1–2, 1 and 4 bytes per row instead of 12).
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventIds {
-    hi: Ints,
-    lo: Ints,
+    parts: [Ints; 3],
 }
 
 impl EventIds {
     /// Encodes `ids`.
     pub fn new(ids: &[EventId]) -> EventIds {
-        let hi = ids
-            .iter()
-            .map(|id| i64::from_be_bytes(id.0[..8].try_into().expect("8 bytes")))
-            .collect();
-        let lo = ids
-            .iter()
-            .map(|id| i64::from(u32::from_be_bytes(id.0[8..].try_into().expect("4 bytes"))))
-            .collect();
-        EventIds { hi: Ints::new(hi, None), lo: Ints::new(lo, None) }
+        let part = |k: usize| {
+            let v = ids
+                .iter()
+                .map(|id| {
+                    let b: [u8; 4] = id.0[4 * k..4 * k + 4].try_into().expect("4 bytes");
+                    i64::from(u32::from_be_bytes(b))
+                })
+                .collect();
+            Ints::new(v, None)
+        };
+        EventIds { parts: [part(0), part(1), part(2)] }
     }
 
     /// Number of rows.
     pub fn len(&self) -> usize {
-        self.hi.len()
+        self.parts[0].len()
     }
 
     /// True when there are no rows.
@@ -41,8 +42,9 @@ impl EventIds {
     /// The id of row `i`.
     pub fn get(&self, i: usize) -> EventId {
         let mut b = [0u8; 12];
-        b[..8].copy_from_slice(&self.hi.value(i).to_be_bytes());
-        b[8..].copy_from_slice(&(self.lo.value(i) as u32).to_be_bytes());
+        for (k, p) in self.parts.iter().enumerate() {
+            b[4 * k..4 * k + 4].copy_from_slice(&(p.value(i) as u32).to_be_bytes());
+        }
         EventId(b)
     }
 
@@ -53,7 +55,7 @@ impl EventIds {
 
     /// Resident bytes of the stored arrays.
     pub fn memory_bytes(&self) -> usize {
-        self.hi.as_array().get_array_memory_size() + self.lo.as_array().get_array_memory_size()
+        self.parts.iter().map(|p| p.as_array().get_array_memory_size()).sum()
     }
 }
 
