@@ -40,7 +40,7 @@ use crate::dict::{DictFileState, Dictionary, Dicts};
 use crate::error::{IngestError, Result};
 use crate::event::parse_event;
 use crate::flat::{EventLimits, FlatBatch, FlatValue};
-use crate::head::Head;
+use crate::head::{BatchPlan, Head};
 use crate::manifest::{DictFileEntry, Manifest, MANIFEST_FILE};
 use crate::persist::{read_segment, write_segment};
 use crate::schema::{Schema, DEFAULT_MAX_COLUMNS};
@@ -388,40 +388,89 @@ impl Collection {
         }
         let now = self.inner.clock.now_ms();
         let token_col = w.schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
+        // Fast path: drop duplicate tokens, then plan every part's columns
+        // once; if all new columns fit, every remaining event is accepted
+        // and the plans are applied after the WAL write.
         let mut batch_tokens: HashSet<&str> = HashSet::new();
-        let mut new_columns: HashSet<(String, ValueType)> = HashSet::new();
         let mut outcomes = Vec::with_capacity(parts.len());
         let mut accepted_parts: Vec<Vec<(usize, EventId)>> = Vec::with_capacity(parts.len());
+        let mut candidates: Vec<Vec<usize>> = Vec::with_capacity(parts.len());
         for &(batch, _, events) in parts {
-            let mut outcome =
-                AppendOutcome { results: Vec::with_capacity(events.len()), stored: 0 };
-            let mut accepted: Vec<(usize, EventId)> = Vec::with_capacity(events.len());
+            let mut cand = Vec::with_capacity(events.len());
             for &i in events {
-                let ev = &batch.events[i];
-                if let Some(tok) = ev.uniqueness_token {
+                if let Some(tok) = batch.events[i].uniqueness_token {
                     let tok = batch.str(tok);
                     let seen = token_col
                         .and_then(|c| w.dicts.get(c))
                         .is_some_and(|d| d.lookup(tok).is_some());
                     if seen || !batch_tokens.insert(tok) {
-                        outcome.results.push(Ok(()));
                         continue;
                     }
                 }
-                if let Err(e) = check_columns(&w.schema, batch, i, &mut new_columns) {
-                    if let Some(tok) = ev.uniqueness_token {
-                        batch_tokens.remove(batch.str(tok));
-                    }
-                    outcome.results.push(Err(e));
-                    continue;
-                }
-                let id = w.next_event_id(now);
-                accepted.push((i, id));
-                outcome.results.push(Ok(()));
+                cand.push(i);
             }
-            outcome.stored = accepted.len();
-            outcomes.push(outcome);
-            accepted_parts.push(accepted);
+            candidates.push(cand);
+        }
+        let mut plans: Vec<BatchPlan> = parts
+            .iter()
+            .zip(&candidates)
+            .map(|(&(batch, _, _), cand)| BatchPlan::new(batch, cand, &w.schema))
+            .collect();
+        let planned_new: usize = plans.iter().map(|p| p.new_columns).sum();
+        if w.schema.check_room(planned_new).is_ok() {
+            for (&(_, _, events), cand) in parts.iter().zip(&candidates) {
+                let accepted: Vec<(usize, EventId)> =
+                    cand.iter().map(|&i| (i, w.next_event_id(now))).collect();
+                outcomes.push(AppendOutcome {
+                    results: events.iter().map(|_| Ok(())).collect(),
+                    stored: accepted.len(),
+                });
+                accepted_parts.push(accepted);
+            }
+        } else {
+            // Slow path: some event would break the column limit; decide
+            // event by event which ones fit, then plan those.
+            batch_tokens.clear();
+            let mut new_columns: HashSet<(String, ValueType)> = HashSet::new();
+            for &(batch, _, events) in parts {
+                let mut outcome =
+                    AppendOutcome { results: Vec::with_capacity(events.len()), stored: 0 };
+                let mut accepted: Vec<(usize, EventId)> = Vec::with_capacity(events.len());
+                for &i in events {
+                    let ev = &batch.events[i];
+                    if let Some(tok) = ev.uniqueness_token {
+                        let tok = batch.str(tok);
+                        let seen = token_col
+                            .and_then(|c| w.dicts.get(c))
+                            .is_some_and(|d| d.lookup(tok).is_some());
+                        if seen || !batch_tokens.insert(tok) {
+                            outcome.results.push(Ok(()));
+                            continue;
+                        }
+                    }
+                    if let Err(e) = check_columns(&w.schema, batch, i, &mut new_columns) {
+                        if let Some(tok) = ev.uniqueness_token {
+                            batch_tokens.remove(batch.str(tok));
+                        }
+                        outcome.results.push(Err(e));
+                        continue;
+                    }
+                    let id = w.next_event_id(now);
+                    accepted.push((i, id));
+                    outcome.results.push(Ok(()));
+                }
+                outcome.stored = accepted.len();
+                outcomes.push(outcome);
+                accepted_parts.push(accepted);
+            }
+            plans = parts
+                .iter()
+                .zip(&accepted_parts)
+                .map(|(&(batch, _, _), acc)| {
+                    let events: Vec<usize> = acc.iter().map(|a| a.0).collect();
+                    BatchPlan::new(batch, &events, &w.schema)
+                })
+                .collect();
         }
         if accepted_parts.iter().all(|a| a.is_empty()) {
             return Ok(outcomes);
@@ -435,12 +484,10 @@ impl Collection {
             return Err(e);
         }
         let Writer { head, schema, dicts, .. } = &mut *w;
-        for (&(batch, _, _), accepted) in parts.iter().zip(&accepted_parts) {
+        for ((&(batch, _, _), accepted), plan) in parts.iter().zip(&accepted_parts).zip(plans) {
             let rows: Vec<(usize, i64, EventId)> =
                 accepted.iter().map(|&(i, id)| (i, now, id)).collect();
-            head.append_batch(batch, &rows, schema, dicts).map_err(|e| {
-                IngestError::Internal(format!("head append after a successful dry run: {e}"))
-            })?;
+            head.apply_batch(batch, &rows, plan, schema, dicts);
         }
         w.published = None;
         // Seal only after the whole record is in the head: the seal marks

@@ -192,38 +192,27 @@ impl Head {
         schema: &mut Schema,
         dicts: &mut Dicts,
     ) -> Result<()> {
+        let events: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        let plan = BatchPlan::new(batch, &events, schema);
+        schema.check_room(plan.new_columns)?;
+        self.apply_batch(batch, rows, plan, schema, dicts);
+        Ok(())
+    }
+
+    /// Appends `rows` with a [`BatchPlan`] made for exactly these events
+    /// (`rows[k].0 == events[k]`) against this schema; the caller has
+    /// checked the column limit for [`BatchPlan::new_columns`].
+    pub fn apply_batch(
+        &mut self,
+        batch: &FlatBatch,
+        rows: &[(usize, i64, EventId)],
+        plan: BatchPlan,
+        schema: &mut Schema,
+        dicts: &mut Dicts,
+    ) {
         const UNKNOWN: ColumnId = ColumnId::MAX;
-        // 1. Resolve columns; collect the new ones (rare) and check the limit.
-        let mut cids: Vec<ColumnId> = Vec::with_capacity(rows.len() * 16);
-        let mut new: Vec<(&str, ValueType)> = Vec::new();
-        for &(ev_i, _, _) in rows {
-            let ev = &batch.events[ev_i];
-            for p in batch.props_of(ev_i) {
-                let (path, ty) = (batch.str(p.path), p.value.value_type());
-                let id = schema.id(path, ty);
-                if id.is_none() && !new.contains(&(path, ty)) {
-                    new.push((path, ty));
-                }
-                cids.push(id.unwrap_or(UNKNOWN));
-            }
-            if ev.location.is_some() {
-                let id = schema.id(LOCATION_PATH, ValueType::Geo);
-                if id.is_none() && !new.contains(&(LOCATION_PATH, ValueType::Geo)) {
-                    new.push((LOCATION_PATH, ValueType::Geo));
-                }
-                cids.push(id.unwrap_or(UNKNOWN));
-            }
-            if ev.uniqueness_token.is_some() {
-                let id = schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
-                if id.is_none() && !new.contains(&(UNIQUENESS_TOKEN_PATH, ValueType::String)) {
-                    new.push((UNIQUENESS_TOKEN_PATH, ValueType::String));
-                }
-                cids.push(id.unwrap_or(UNKNOWN));
-            }
-        }
-        schema.check_room(new.len())?;
-        let any_new = !new.is_empty();
-        drop(new);
+        let mut cids = plan.cids;
+        let any_new = plan.new_columns > 0;
 
         // 2. Nothing below fails. Dictionaries of every string and list
         //    column, write-locked once for the batch.
@@ -353,7 +342,6 @@ impl Head {
             self.timestamps.push(ev.timestamp.unwrap_or(created_at));
         }
         drop(writers);
-        Ok(())
     }
 
     /// Appends event `event` of `batch` as a new row.
@@ -505,6 +493,51 @@ pub fn uniqueness_token_seen(schema: &Schema, dicts: &Dicts, token: &str) -> boo
         .id(UNIQUENESS_TOKEN_PATH, ValueType::String)
         .and_then(|c| dicts.get(c))
         .is_some_and(|d| d.lookup(token).is_some())
+}
+
+/// The columns of a batch's values, resolved once against the schema
+/// (see [`Head::apply_batch`]); columns not in the schema yet are
+/// counted in `new_columns` and added when the plan is applied.
+#[derive(Debug, Clone)]
+pub struct BatchPlan {
+    cids: Vec<ColumnId>,
+    /// Distinct columns the batch would add.
+    pub new_columns: usize,
+}
+
+impl BatchPlan {
+    /// Resolves the columns of `events` (indexes into `batch`); read-only.
+    pub fn new(batch: &FlatBatch, events: &[usize], schema: &Schema) -> BatchPlan {
+        const UNKNOWN: ColumnId = ColumnId::MAX;
+        let mut cids: Vec<ColumnId> = Vec::with_capacity(events.len() * 16);
+        let mut new: Vec<(&str, ValueType)> = Vec::new();
+        for &ev_i in events {
+            let ev = &batch.events[ev_i];
+            for p in batch.props_of(ev_i) {
+                let (path, ty) = (batch.str(p.path), p.value.value_type());
+                let id = schema.id(path, ty);
+                if id.is_none() && !new.contains(&(path, ty)) {
+                    new.push((path, ty));
+                }
+                cids.push(id.unwrap_or(UNKNOWN));
+            }
+            if ev.location.is_some() {
+                let id = schema.id(LOCATION_PATH, ValueType::Geo);
+                if id.is_none() && !new.contains(&(LOCATION_PATH, ValueType::Geo)) {
+                    new.push((LOCATION_PATH, ValueType::Geo));
+                }
+                cids.push(id.unwrap_or(UNKNOWN));
+            }
+            if ev.uniqueness_token.is_some() {
+                let id = schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
+                if id.is_none() && !new.contains(&(UNIQUENESS_TOKEN_PATH, ValueType::String)) {
+                    new.push((UNIQUENESS_TOKEN_PATH, ValueType::String));
+                }
+                cids.push(id.unwrap_or(UNKNOWN));
+            }
+        }
+        BatchPlan { cids, new_columns: new.len() }
+    }
 }
 
 #[cfg(test)]

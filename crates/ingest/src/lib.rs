@@ -100,7 +100,7 @@ pub use flat::{
     DEFAULT_MAX_PROPERTY_NAME_CHARS, DEFAULT_MAX_STRING_CHARS,
 };
 pub use generator::{Generator, GeneratorConfig};
-pub use head::{uniqueness_token_seen, Head, HeadColumn, HeadValues, Num};
+pub use head::{uniqueness_token_seen, BatchPlan, Head, HeadColumn, HeadValues, Num};
 pub use manifest::{DictFileEntry, Manifest, MANIFEST_FILE, MANIFEST_MAGIC, MANIFEST_VERSION};
 pub use names::{
     cursor_kind, infer_timestamp, is_number_like_type, is_string_like_type,

@@ -48,3 +48,38 @@ fn parts_share_one_record_and_replay_whole() {
     assert_eq!(report.replayed_events, 3);
     assert_eq!(c.snapshot().rows(), 3);
 }
+
+#[test]
+fn column_limit_rejects_only_the_events_that_break_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = CollectionOptions { max_columns: 3 + 4, ..Default::default() };
+    let open = || {
+        Collection::open(
+            Arc::new(StdStorage::new()),
+            dir.path().join("c"),
+            "c",
+            Arc::new(FixedClock::at(1_718_202_920_123)),
+            opts.clone(),
+        )
+        .unwrap()
+        .0
+    };
+    let c = open();
+    let (b1, r1) = batch(&[r#"{"a": 1, "b": 2, "c": 3}"#, r#"{"x": 1, "y": 2}"#]);
+    let (b2, r2) = batch(&[r#"{"a": 5, "d": "new"}"#, r#"{"a": 6}"#]);
+    let outs = c.append_parts(&[(&b1, &r1, &[0, 1]), (&b2, &r2, &[0, 1])]).unwrap();
+    // a, b, c fit (3 + 3 = 6 of 7); x+y would make 8: rejected; d makes 7: fits.
+    assert!(outs[0].results[0].is_ok());
+    let err = outs[0].results[1].as_ref().unwrap_err();
+    assert_eq!(err.code(), tally_ingest::ErrorCode::InvalidEvent);
+    assert!(err.to_string().contains("columns per collection"), "{err}");
+    assert!(outs[1].results.iter().all(|r| r.is_ok()));
+    assert_eq!((outs[0].stored, outs[1].stored), (1, 2));
+    assert_eq!(c.snapshot().rows(), 3);
+    let schema = c.snapshot().schema().clone();
+    assert_eq!(schema.len(), 7);
+    drop(c);
+    let c = open();
+    assert_eq!(c.snapshot().rows(), 3);
+    assert_eq!(c.snapshot().schema().len(), 7);
+}
