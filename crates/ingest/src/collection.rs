@@ -257,7 +257,10 @@ impl Collection {
         }
 
         // Dictionaries: exactly the committed prefix of each file.
-        let mut schema = manifest.schema.clone().with_max_columns(opts.max_columns);
+        // Replay never refuses acknowledged events, even if the column
+        // limit was lowered since they were written; the limit applies again
+        // to new writes.
+        let mut schema = manifest.schema.clone().with_max_columns(usize::MAX);
         let mut dicts = Dicts::new();
         for d in &manifest.dictionaries {
             let path = dir.join(&d.file);
@@ -302,6 +305,7 @@ impl Collection {
                 report.replayed_events += 1;
             }
         }
+        let schema = schema.with_max_columns(opts.max_columns);
         let wal = if replayed.first_seq.is_none() {
             // The log's header never became durable: it holds no record.
             storage.remove(&wal_path).map_err(|e| IngestError::io(&wal_path, e))?;

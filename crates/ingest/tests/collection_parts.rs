@@ -83,3 +83,32 @@ fn column_limit_rejects_only_the_events_that_break_it() {
     assert_eq!(c.snapshot().rows(), 3);
     assert_eq!(c.snapshot().schema().len(), 7);
 }
+
+/// Regression: replay enforced the column limit, so lowering it between
+/// runs made a collection with acknowledged events in its WAL unopenable.
+#[test]
+fn lowering_the_column_limit_never_refuses_acknowledged_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |max_columns| {
+        Collection::open(
+            Arc::new(StdStorage::new()),
+            dir.path().join("c"),
+            "c",
+            Arc::new(FixedClock::at(1_718_202_920_123)),
+            CollectionOptions { max_columns, ..Default::default() },
+        )
+        .unwrap()
+        .0
+    };
+    let c = with(100);
+    let (b, r) = batch(&[r#"{"a": 1, "b": 2, "c": 3, "d": 4}"#]);
+    assert!(c.append(&b, &r, &[0]).unwrap().results[0].is_ok());
+    drop(c);
+    let c = with(4);
+    assert_eq!(c.snapshot().rows(), 1);
+    let (b, r) = batch(&[r#"{"e": 5}"#]);
+    assert!(
+        c.append(&b, &r, &[0]).unwrap().results[0].is_err(),
+        "the lower limit holds for new columns"
+    );
+}
