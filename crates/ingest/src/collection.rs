@@ -38,9 +38,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use crate::clock::Clock;
 use crate::dict::{DictFileState, Dictionary, Dicts};
 use crate::error::{IngestError, Result};
-use crate::event::parse_event;
+use crate::event::EventParser;
 use crate::flat::{EventLimits, FlatBatch, FlatValue};
-use crate::head::{BatchPlan, Head};
+use crate::head::{uniqueness_token_seen, BatchPlan, Head};
 use crate::manifest::{DictFileEntry, Manifest, MANIFEST_FILE};
 use crate::persist::{read_segment, write_segment};
 use crate::schema::{Schema, DEFAULT_MAX_COLUMNS};
@@ -286,24 +286,19 @@ impl Collection {
             }
             let events = decode_wal_payload(&rec.payload, &wal_path)?;
             report.replayed_records += 1;
-            for ev in events {
-                let mut batch = FlatBatch::new();
-                parse_event(ev.raw, &mut batch, &limits).map_err(|e| {
-                    IngestError::corrupt(
-                        &wal_path,
-                        format!("record {} does not replay: {e}", rec.seq),
-                    )
-                })?;
-                head.append(&batch, 0, ev.created_at, ev.id, &mut schema, &mut dicts).map_err(
-                    |e| {
-                        IngestError::corrupt(
-                            &wal_path,
-                            format!("record {} does not replay: {e}", rec.seq),
-                        )
-                    },
-                )?;
-                report.replayed_events += 1;
+            let not_replayable = |e: IngestError| {
+                IngestError::corrupt(&wal_path, format!("record {} does not replay: {e}", rec.seq))
+            };
+            // One record is one batch: parse it whole, append it whole.
+            let mut parser = EventParser::new();
+            let mut batch = FlatBatch::new();
+            let mut rows = Vec::with_capacity(events.len());
+            for (i, ev) in events.iter().enumerate() {
+                parser.parse_at(ev.raw, 0, &mut batch, &limits).map_err(not_replayable)?;
+                rows.push((i, ev.created_at, ev.id));
             }
+            head.append_batch(&batch, &rows, &mut schema, &mut dicts).map_err(not_replayable)?;
+            report.replayed_events += events.len();
         }
         let schema = schema.with_max_columns(opts.max_columns);
         let wal = if replayed.first_seq.is_none() {
@@ -391,7 +386,6 @@ impl Collection {
             return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
         }
         let now = self.inner.clock.now_ms();
-        let token_col = w.schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
         // Fast path: drop duplicate tokens, then plan every part's columns
         // once; if all new columns fit, every remaining event is accepted
         // and the plans are applied after the WAL write.
@@ -403,11 +397,7 @@ impl Collection {
             let mut cand = Vec::with_capacity(events.len());
             for &i in events {
                 if let Some(tok) = batch.events[i].uniqueness_token {
-                    let tok = batch.str(tok);
-                    let seen = token_col
-                        .and_then(|c| w.dicts.get(c))
-                        .is_some_and(|d| d.lookup(tok).is_some());
-                    if seen || !batch_tokens.insert(tok) {
+                    if duplicate_token(&w.schema, &w.dicts, batch.str(tok), &mut batch_tokens) {
                         continue;
                     }
                 }
@@ -443,11 +433,7 @@ impl Collection {
                 for &i in events {
                     let ev = &batch.events[i];
                     if let Some(tok) = ev.uniqueness_token {
-                        let tok = batch.str(tok);
-                        let seen = token_col
-                            .and_then(|c| w.dicts.get(c))
-                            .is_some_and(|d| d.lookup(tok).is_some());
-                        if seen || !batch_tokens.insert(tok) {
+                        if duplicate_token(&w.schema, &w.dicts, batch.str(tok), &mut batch_tokens) {
                             outcome.results.push(Ok(()));
                             continue;
                         }
@@ -691,6 +677,18 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// True when `token` was already stored (the token column's dictionary is
+/// the collection's token set) or appears earlier in this append; records
+/// it in `seen` otherwise.
+fn duplicate_token<'a>(
+    schema: &Schema,
+    dicts: &Dicts,
+    token: &'a str,
+    seen: &mut HashSet<&'a str>,
+) -> bool {
+    uniqueness_token_seen(schema, dicts, token) || !seen.insert(token)
 }
 
 /// Dry run of the column limit: the new columns this event would add.

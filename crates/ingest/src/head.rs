@@ -133,13 +133,6 @@ pub struct Head {
     columns: Vec<Option<HeadColumn>>,
 }
 
-/// A resolved value of one event, ready to push.
-enum Pending {
-    Prop(u32),
-    Location([f64; 2]),
-    Token,
-}
-
 impl Head {
     /// An empty head.
     pub fn new() -> Self {
@@ -252,8 +245,10 @@ impl Head {
         }
         let arcs: Vec<Option<std::sync::Arc<crate::dict::Dictionary>>> = (0..schema.len())
             .map(|cid| {
+                // keen.id is a fixed column stored beside the rows, never
+                // through a dictionary.
                 let ty = schema.key(cid as ColumnId).expect("column exists").ty;
-                matches!(ty, ValueType::String | ValueType::List)
+                (cid as ColumnId != ID_COLUMN && matches!(ty, ValueType::String | ValueType::List))
                     .then(|| dicts.dict_mut(cid as ColumnId).clone())
             })
             .collect();
@@ -361,128 +356,7 @@ impl Head {
         schema: &mut Schema,
         dicts: &mut Dicts,
     ) -> Result<()> {
-        let ev = &batch.events[event];
-        let props = batch.props_of(event);
-        // 1. Resolve every column once; count the columns this event would
-        //    add, without changing anything.
-        let mut pending: Vec<(Option<ColumnId>, Pending)> = Vec::with_capacity(props.len() + 2);
-        let mut new = 0usize;
-        for (i, p) in props.iter().enumerate() {
-            let path = batch.str(p.path);
-            let ty = p.value.value_type();
-            let id = schema.id(path, ty);
-            if id.is_none() {
-                let seen = props[..i]
-                    .iter()
-                    .any(|q| q.value.value_type() == ty && batch.str(q.path) == path);
-                if !seen {
-                    new += 1;
-                }
-            }
-            pending.push((id, Pending::Prop(ev.props.start + i as u32)));
-        }
-        if let Some(loc) = ev.location {
-            let id = schema.id(LOCATION_PATH, ValueType::Geo);
-            new += usize::from(id.is_none());
-            pending.push((id, Pending::Location(loc)));
-        }
-        if ev.uniqueness_token.is_some() {
-            let id = schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String);
-            new += usize::from(id.is_none());
-            pending.push((id, Pending::Token));
-        }
-        schema.check_room(new)?;
-
-        // 2. Mutate: nothing below can fail.
-        let row = u32::try_from(self.len()).expect("a head holds fewer than 2^32 rows");
-        let ordinal = schema.next_event();
-        let mut text = String::new();
-        for (id, what) in pending {
-            let cid = match id {
-                Some(cid) => cid,
-                None => {
-                    let (path, ty) = match &what {
-                        Pending::Prop(pi) => {
-                            let p = &batch.props[*pi as usize];
-                            (batch.str(p.path), p.value.value_type())
-                        }
-                        Pending::Location(_) => (LOCATION_PATH, ValueType::Geo),
-                        Pending::Token => (UNIQUENESS_TOKEN_PATH, ValueType::String),
-                    };
-                    schema.get_or_insert(path, ty).expect("room for new columns was checked")
-                }
-            };
-            schema.touch(cid, ordinal);
-            let ty = schema.key(cid).expect("column exists").ty;
-            if self.columns.len() <= cid as usize {
-                self.columns.resize_with(cid as usize + 1, || None);
-            }
-            let col = self.columns[cid as usize].get_or_insert_with(|| HeadColumn {
-                rows: Vec::new(),
-                values: HeadValues::new(ty),
-            });
-            if col.rows.last() == Some(&row) {
-                col.pop();
-            }
-            col.rows.push(row);
-            match (&mut col.values, what) {
-                (HeadValues::Geo(v), Pending::Location(loc)) => v.push(loc),
-                (HeadValues::Str(v), Pending::Token) => {
-                    let tok = batch.str(ev.uniqueness_token.expect("token is present"));
-                    v.push(dicts.dict_mut(cid).intern(tok));
-                }
-                (values, Pending::Prop(pi)) => push_value(
-                    values,
-                    batch,
-                    &batch.props[pi as usize].value,
-                    cid,
-                    dicts,
-                    &mut text,
-                ),
-                _ => unreachable!("the column type matches the value type by construction"),
-            }
-        }
-        schema.touch(TIMESTAMP_COLUMN, ordinal);
-        schema.touch(CREATED_AT_COLUMN, ordinal);
-        schema.touch(ID_COLUMN, ordinal);
-        self.created_at.push(created_at);
-        self.ids.push(id);
-        self.timestamps.push(ev.timestamp.unwrap_or(created_at));
-        Ok(())
-    }
-}
-
-fn push_value(
-    values: &mut HeadValues,
-    batch: &FlatBatch,
-    v: &FlatValue,
-    cid: ColumnId,
-    dicts: &mut Dicts,
-    text: &mut String,
-) {
-    match (values, v) {
-        (HeadValues::Str(out), FlatValue::Scalar(FlatScalar::Str(r))) => {
-            out.push(dicts.dict_mut(cid).intern(batch.str(*r)));
-        }
-        (HeadValues::Num(out), FlatValue::Scalar(FlatScalar::Int(i))) => out.push(Num::Int(*i)),
-        (HeadValues::Num(out), FlatValue::Scalar(FlatScalar::Float(f))) => out.push(Num::Float(*f)),
-        (HeadValues::Bool(out), FlatValue::Scalar(FlatScalar::Bool(b))) => out.push(*b),
-        (HeadValues::Datetime(out), FlatValue::Scalar(FlatScalar::Datetime(ms))) => out.push(*ms),
-        (HeadValues::Null, FlatValue::Scalar(FlatScalar::Null)) => {}
-        (HeadValues::Geo(out), FlatValue::Geo(g)) => out.push(*g),
-        (HeadValues::List { offsets, elems }, FlatValue::List(r)) => {
-            let dict = dicts.dict_mut(cid);
-            for e in batch.list(r) {
-                text.clear();
-                list_elem_text(batch, e, text);
-                elems.push(dict.intern(text));
-            }
-            offsets.push(
-                u32::try_from(elems.len())
-                    .expect("a head list column holds fewer than 2^32 elements"),
-            );
-        }
-        _ => unreachable!("the column type matches the value type by construction"),
+        self.append_batch(batch, &[(event, created_at, id)], schema, dicts)
     }
 }
 
