@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod extract;
 pub mod model;
 pub mod time;
 
