@@ -43,3 +43,24 @@ pub fn dir_bytes(dir: &std::path::Path) -> u64 {
     }
     total
 }
+
+/// Calls `f` with `n` generated events (seeded) as bare JSON objects, the
+/// generator's `{"<collection>": ...}` wrapper removed: the query
+/// benchmark's single-collection workload.
+pub fn for_each_bare_event(
+    n: usize,
+    seed: u64,
+    mut f: impl FnMut(&str) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut g = Generator::new(GeneratorConfig { seed, ..Default::default() });
+    let mut line = String::new();
+    for _ in 0..n {
+        line.clear();
+        let c = g.next_line(&mut line);
+        let trimmed = line.trim_end();
+        // `{"<c>":` + event + `}`
+        let inner = &trimmed[c.len() + 4..trimmed.len() - 1];
+        f(inner)?;
+    }
+    Ok(())
+}
