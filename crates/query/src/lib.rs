@@ -12,6 +12,7 @@
 
 pub mod error;
 pub mod model;
+pub mod parse;
 pub mod time;
 
 pub use error::{QueryError, QueryErrorCode, Result};

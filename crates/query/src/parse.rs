@@ -1,0 +1,1189 @@
+//! Keen query JSON → the typed, validated [`Query`] (keen-semantics §2–6,
+//! §9.5).
+//!
+//! Entry points: [`parse_query`] (the body carries `analysis_type`),
+//! [`parse_analysis`] (the type comes from the URL path), [`parse_query_str`]
+//! (raw JSON text) and [`parse_filters`] (a filter list on its own, for
+//! access-key options). Every error carries Keen's code and a message that
+//! starts with the offending field path, e.g.
+//! `filters[1].operator: unknown operator "equals"`.
+//!
+//! ```
+//! use serde_json::json;
+//! use tally_query::{parse::parse_query, Query};
+//! let q = parse_query(&json!({
+//!     "analysis_type": "count", "event_collection": "purchases",
+//!     "timeframe": "this_7_days", "cache": false
+//! })).unwrap();
+//! assert!(matches!(q, Query::Analysis { .. }));
+//! let err = parse_query(&json!({
+//!     "analysis_type": "count", "event_collection": "purchases", "timeframe": "this_7_days",
+//!     "filters": [{"property_name": "a", "operator": "eq", "property_value": 1},
+//!                 {"property_name": "a", "operator": "equals", "property_value": 1}]
+//! })).unwrap_err();
+//! assert_eq!(err.message, r#"filters[1].operator: unknown operator "equals""#);
+//! ```
+//!
+//! # Choices
+//!
+//! Where keen-semantics leaves a detail open ([ours]), the parser does this:
+//!
+//! - **Unknown members** are ignored at every level (query body, filter,
+//!   funnel step, multi-analysis member, group_by object). So are members a
+//!   type does not use: `target_property` on count, `percentile` on anything
+//!   but percentile, `interval`/`group_by`/`order_by`/`limit` on funnel and
+//!   extraction, `latest`/`property_names`/`email`/`content_type` outside
+//!   extraction.
+//! - **`null` is absent** for every optional member (saved-query
+//!   definitions echo unset members as `null`, §9.1); for a required member
+//!   `null` is "missing".
+//! - **GET encoding** (§10.3) is decoded here, so a transport can pass query
+//!   string values through as JSON strings: `timeframe`, `filters`,
+//!   `group_by`, `order_by`, `steps`, `analyses` and `property_names` given
+//!   as a string that holds a JSON array or object are read as that JSON
+//!   (a `group_by`/`order_by` string that does not parse stays a path);
+//!   `percentile`, `limit`, `latest` and `max_age` accept numeric strings;
+//!   `include_metadata`, `optional`, `inverted` and `with_actors` accept
+//!   `"true"`/`"false"`.
+//! - **Filter limit**: more than [`MAX_FILTERS`] filters in one query
+//!   (counting every `or` and its sub-filters; for a funnel, all steps
+//!   together) is a `LimitExceededError`.
+//! - **`or`** needs a non-empty array of filter objects; `property_name`
+//!   is ignored.
+//! - **`property_type`** is matched ignoring ASCII case; an unknown name is
+//!   a `FilterDefinitionError`. `"Number"` turns a numeric string into a
+//!   number, `"Boolean"` turns `"true"`/`"false"` into a boolean,
+//!   `"Datetime"` turns an ISO-8601 string (zone optional, UTC) into a
+//!   [`Scalar::Datetime`] operand (so it matches `datetime` values only);
+//!   each applies to every element of an `in` or list operand, leaves
+//!   `null` alone, and fails with `FilterDefinitionError` on a value it
+//!   cannot convert.
+//! - **Operand types**: `lt`/`lte`/`gt`/`gte` take a number or a string;
+//!   `contains`/`not_contains` a string, number or boolean (not `null`);
+//!   `eq`/`ne` any primitive, `null` or an array of primitives; `in` a
+//!   non-empty array of primitives, `null` allowed; `exists` a boolean;
+//!   `regex` a string of at most [`MAX_REGEX_CHARS`] characters whose
+//!   compiled program fits [`REGEX_SIZE_LIMIT`] bytes.
+//! - **`within`**: the property name is checked first
+//!   (`InvalidPropertyNameForGeoFilter`), then the value: `coordinates`
+//!   `[lon, lat]` with lon in [−180, 180] and lat in [−90, 90], and
+//!   `max_distance_miles` a finite number ≥ 0.
+//! - **group_by**: a path is a non-empty string; paths may not repeat; an
+//!   object `{"property_name"}` without `buckets`/`ranges` is a plain path;
+//!   one with both is an error; a `ranges` list is non-empty and each range
+//!   with both sides has `from < to`.
+//! - **order_by**: an array may mix strings and objects and may not be
+//!   empty; `direction` is `ASC`/`DESC` in any case.
+//! - **multi_analysis**: `analyses` must hold at least one label.
+//! - **funnel**: the echoed step holds exactly the eight members of §2.5's
+//!   example in its order (`event_collection`, `actor_property`,
+//!   `timeframe`, `timezone`, `filters`, `optional`, `inverted`,
+//!   `with_actors`); `timeframe` and `timezone` are the step's own values as
+//!   given, else the funnel's, `timezone` defaults to `"UTC"`; a
+//!   GET-encoded timeframe or filter string is echoed decoded. A top-level
+//!   `timeframe`/`timezone` is validated even when every step has its own.
+//! - **extraction**: `property_names` is a non-empty array of non-empty
+//!   strings; `content_type` is `"text/csv"` or `"application/json"`;
+//!   `email` a non-empty string.
+//! - **Strings that name things** (`event_collection`, `target_property`,
+//!   `actor_property`, paths, labels) must be non-empty; their content is
+//!   not otherwise checked (an unknown collection answers an empty result).
+
+use std::borrow::Cow;
+
+use regex::RegexBuilder;
+use serde_json::{Map, Value};
+
+use crate::error::{QueryError, QueryErrorCode, Result};
+use crate::model::{
+    Analysis, AnalysisKind, CmpOp, Common, Extraction, Filter, Funnel, FunnelStep, GroupBy,
+    Interval, Number, Operand, OrderBy, Query, Scalar,
+};
+use crate::time::{json_kind, TimeZone, Timeframe};
+
+/// Most filters one query may hold, counting nested ones (keen-semantics §3.1).
+pub const MAX_FILTERS: usize = 100;
+/// Most `group_by` elements (keen-semantics §6.1).
+pub const MAX_GROUP_BY: usize = 10;
+/// Most funnel steps (keen-semantics §2.5).
+pub const MAX_FUNNEL_STEPS: usize = 25;
+/// Longest `regex` pattern, in characters (keen-semantics §3.2).
+pub const MAX_REGEX_CHARS: usize = 1_000;
+/// Size limit of one compiled `regex` filter, bytes (see the regex crate's
+/// `RegexBuilder::size_limit`).
+pub const REGEX_SIZE_LIMIT: usize = 2 * 1024 * 1024;
+/// Bounds of `max_age`, seconds: 30 < max_age ≤ 129,600 (keen-semantics §2.1).
+pub const MAX_AGE_BOUNDS: (u64, u64) = (30, 129_600);
+
+/// The analysis types a simple query or a multi-analysis member may name.
+const SIMPLE_TYPES: &[&str] = &[
+    "count",
+    "count_unique",
+    "minimum",
+    "maximum",
+    "sum",
+    "average",
+    "median",
+    "percentile",
+    "select_unique",
+    "standard_deviation",
+];
+
+/// Parses JSON text holding a query body with an `analysis_type` member.
+/// Text that is not JSON → `InvalidParameterError`.
+pub fn parse_query_str(text: &str) -> Result<Query> {
+    let body: Value = serde_json::from_str(text)
+        .map_err(|e| QueryError::invalid("query", format!("the body is not valid JSON: {e}")))?;
+    parse_query(&body)
+}
+
+/// Parses a query body whose `analysis_type` member names the analysis
+/// (count, count_unique, minimum, maximum, sum, average, median,
+/// percentile, select_unique, standard_deviation, multi_analysis, funnel,
+/// extraction).
+pub fn parse_query(body: &Value) -> Result<Query> {
+    let obj = object(body)?;
+    match obj.get("analysis_type") {
+        None | Some(Value::Null) => Err(QueryError::missing("analysis_type")),
+        Some(Value::String(t)) => parse_analysis(t, body),
+        Some(other) => Err(QueryError::invalid(
+            "analysis_type",
+            format!("expected a string, got {}", json_kind(other)),
+        )),
+    }
+}
+
+/// Parses a query body for the analysis `analysis_type` (as named by the
+/// URL path); an `analysis_type` member of the body is ignored.
+pub fn parse_analysis(analysis_type: &str, body: &Value) -> Result<Query> {
+    let obj = object(body)?;
+    match analysis_type {
+        "funnel" => parse_funnel(obj),
+        "extraction" => parse_extraction(obj),
+        "multi_analysis" => parse_multi(obj),
+        t if SIMPLE_TYPES.contains(&t) => {
+            let analysis = parse_one_analysis(t, obj, "")?;
+            let common = parse_common(obj, None)?;
+            Ok(Query::Analysis { analysis, common })
+        }
+        t => Err(QueryError::invalid("analysis_type", format!("unknown analysis type {t:?}"))),
+    }
+}
+
+/// Parses a `filters` list on its own (a JSON array, or a string holding
+/// one; `null` is no filter), naming errors from `field`. At most
+/// [`MAX_FILTERS`] filters, counting nested ones.
+pub fn parse_filters(v: &Value, field: &str) -> Result<Vec<Filter>> {
+    let mut count = 0;
+    parse_filter_list(v, field, &mut count)
+}
+
+// ---------------------------------------------------------------- helpers
+
+fn object(body: &Value) -> Result<&Map<String, Value>> {
+    match body {
+        Value::Object(o) => Ok(o),
+        other => Err(QueryError::invalid(
+            "query",
+            format!("the body must be a JSON object, got {}", json_kind(other)),
+        )),
+    }
+}
+
+/// The member `name`, with `null` read as absent.
+fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    obj.get(name).filter(|v| !v.is_null())
+}
+
+/// `v`, or the JSON array/object a string holds (GET encoding).
+fn decoded(v: &Value) -> Cow<'_, Value> {
+    if let Value::String(s) = v {
+        let t = s.trim_start();
+        if t.starts_with('[') || t.starts_with('{') {
+            if let Ok(inner @ (Value::Array(_) | Value::Object(_))) = serde_json::from_str(s) {
+                return Cow::Owned(inner);
+            }
+        }
+    }
+    Cow::Borrowed(v)
+}
+
+fn field_of(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// A required non-empty string member.
+fn required_str<'a>(obj: &'a Map<String, Value>, name: &str, field: &str) -> Result<&'a str> {
+    match get(obj, name) {
+        None => Err(QueryError::missing(field)),
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(Value::String(_)) => Err(QueryError::invalid(field, "must not be empty")),
+        Some(other) => {
+            Err(QueryError::invalid(field, format!("expected a string, got {}", json_kind(other))))
+        }
+    }
+}
+
+/// A boolean, or `"true"`/`"false"` (GET encoding).
+fn bool_param(v: &Value, field: &str) -> Result<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        Value::String(s) if s == "true" => Ok(true),
+        Value::String(s) if s == "false" => Ok(false),
+        other => {
+            Err(QueryError::invalid(field, format!("expected a boolean, got {}", json_kind(other))))
+        }
+    }
+}
+
+fn optional_bool(obj: &Map<String, Value>, name: &str, field: &str) -> Result<bool> {
+    get(obj, name).map_or(Ok(false), |v| bool_param(v, field))
+}
+
+/// A non-negative integer, as a JSON number (integral) or a decimal string.
+fn uint_param(v: &Value, field: &str) -> Result<u64> {
+    let bad = || QueryError::invalid(field, format!("expected a non-negative integer, got {v}"));
+    match v {
+        Value::Number(n) => match n.as_u64() {
+            Some(u) => Ok(u),
+            None => match n.as_f64() {
+                Some(f) if f.fract() == 0.0 && (0.0..1.8e19).contains(&f) => Ok(f as u64),
+                _ => Err(bad()),
+            },
+        },
+        Value::String(s) if !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()) => {
+            s.parse::<u64>().map_err(|_| bad())
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn json_number(n: &serde_json::Number) -> Number {
+    match n.as_i64() {
+        Some(i) => Number::Int(i),
+        None => Number::from_f64(n.as_f64().unwrap_or(0.0)),
+    }
+}
+
+// ---------------------------------------------------------- analyses
+
+/// One analysis of type `t` (a simple type) from `obj`; `prefix` names
+/// `obj` in errors ("" for the query body).
+fn parse_one_analysis(t: &str, obj: &Map<String, Value>, prefix: &str) -> Result<Analysis> {
+    let kind = match t {
+        "count" => AnalysisKind::Count,
+        "count_unique" => AnalysisKind::CountUnique,
+        "minimum" => AnalysisKind::Minimum,
+        "maximum" => AnalysisKind::Maximum,
+        "sum" => AnalysisKind::Sum,
+        "average" => AnalysisKind::Average,
+        "median" => AnalysisKind::Median,
+        "percentile" => AnalysisKind::Percentile(parse_percentile(
+            get(obj, "percentile"),
+            &field_of(prefix, "percentile"),
+        )?),
+        "select_unique" => AnalysisKind::SelectUnique,
+        "standard_deviation" => AnalysisKind::StandardDeviation,
+        other => {
+            return Err(QueryError::invalid(
+                &field_of(prefix, "analysis_type"),
+                format!("unknown analysis type {other:?}"),
+            ))
+        }
+    };
+    let target_property = if kind == AnalysisKind::Count {
+        None
+    } else {
+        Some(
+            required_str(obj, "target_property", &field_of(prefix, "target_property"))?.to_string(),
+        )
+    };
+    Ok(Analysis { kind, target_property })
+}
+
+fn parse_percentile(v: Option<&Value>, field: &str) -> Result<f64> {
+    let p = match v {
+        None => return Err(QueryError::missing(field)),
+        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::String(s)) => s.parse::<f64>().ok(),
+        Some(_) => None,
+    };
+    let Some(p) = p.filter(|p| p.is_finite()) else {
+        return Err(QueryError::invalid(field, "expected a number in (0, 100]"));
+    };
+    if !(p > 0.0 && p <= 100.0) {
+        return Err(QueryError::invalid(field, format!("{p} is not in (0, 100]")));
+    }
+    let scaled = p * 100.0;
+    if (scaled - scaled.round()).abs() > 1e-6 {
+        return Err(QueryError::invalid(field, format!("{p} has more than two decimals")));
+    }
+    Ok(p)
+}
+
+fn parse_multi(obj: &Map<String, Value>) -> Result<Query> {
+    let analyses_v = get(obj, "analyses").ok_or_else(|| QueryError::missing("analyses"))?;
+    let analyses_v = decoded(analyses_v);
+    let Value::Object(members) = analyses_v.as_ref() else {
+        return Err(QueryError::invalid(
+            "analyses",
+            format!("expected an object of label → analysis, got {}", json_kind(&analyses_v)),
+        ));
+    };
+    if members.is_empty() {
+        return Err(QueryError::invalid("analyses", "at least one analysis is required"));
+    }
+    let labels: Vec<String> = members.keys().cloned().collect();
+    let common = parse_common(obj, Some(&labels))?;
+    let mut analyses = Vec::with_capacity(members.len());
+    for (label, def) in members {
+        let prefix = format!("analyses.{label}");
+        if label.is_empty() {
+            return Err(QueryError::invalid("analyses", "a label must not be empty"));
+        }
+        if common.group_by.iter().any(|g| g.property() == label) {
+            return Err(QueryError::invalid(
+                &prefix,
+                format!("label {label:?} equals a group_by property"),
+            ));
+        }
+        let Value::Object(def) = def else {
+            return Err(QueryError::invalid(
+                &prefix,
+                format!("expected an analysis object, got {}", json_kind(def)),
+            ));
+        };
+        let type_field = format!("{prefix}.analysis_type");
+        let t = match get(def, "analysis_type") {
+            None => return Err(QueryError::missing(&type_field)),
+            Some(Value::String(t)) => t.as_str(),
+            Some(other) => {
+                return Err(QueryError::invalid(
+                    &type_field,
+                    format!("expected a string, got {}", json_kind(other)),
+                ))
+            }
+        };
+        if !SIMPLE_TYPES.contains(&t) {
+            return Err(QueryError::invalid(
+                &type_field,
+                format!("analysis type {t:?} is not allowed in multi_analysis"),
+            ));
+        }
+        analyses.push((label.clone(), parse_one_analysis(t, def, &prefix)?));
+    }
+    Ok(Query::Multi { analyses, common })
+}
+
+// ------------------------------------------------------ common params
+
+/// The common parameters of §2.1; `labels` are the multi-analysis labels
+/// (then `order_by` names a label or a group path, not `"result"`).
+fn parse_common(obj: &Map<String, Value>, labels: Option<&[String]>) -> Result<Common> {
+    let event_collection = required_str(obj, "event_collection", "event_collection")?.to_string();
+    let timeframe = Timeframe::parse_at(obj.get("timeframe").unwrap_or(&Value::Null), "timeframe")?;
+    let timezone = get(obj, "timezone").map_or(Ok(TimeZone::default()), TimeZone::parse)?;
+    let filters = get(obj, "filters").map_or(Ok(Vec::new()), |v| parse_filters(v, "filters"))?;
+    let interval = get(obj, "interval").map(Interval::parse).transpose()?;
+    let group_by = get(obj, "group_by").map_or(Ok(Vec::new()), parse_group_by)?;
+    let order_by = match get(obj, "order_by") {
+        None => Vec::new(),
+        Some(v) => parse_order_by(v, &group_by, labels)?,
+    };
+    let limit = match get(obj, "limit") {
+        None => None,
+        Some(_) if order_by.is_empty() => {
+            return Err(QueryError::invalid("limit", "limit requires order_by"))
+        }
+        Some(v) => match uint_param(v, "limit") {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                return Err(QueryError::invalid(
+                    "limit",
+                    format!("expected an integer ≥ 1, got {v}"),
+                ))
+            }
+        },
+    };
+    let max_age = match get(obj, "max_age") {
+        None => None,
+        Some(v) => {
+            let (lo, hi) = MAX_AGE_BOUNDS;
+            match uint_param(v, "max_age") {
+                Ok(n) if n > lo && n <= hi => Some(n as u32),
+                _ => return Err(QueryError::invalid(
+                    "max_age",
+                    format!(
+                        "expected an integer number of seconds with {lo} < max_age ≤ {hi}, got {v}"
+                    ),
+                )),
+            }
+        }
+    };
+    let include_metadata = optional_bool(obj, "include_metadata", "include_metadata")?;
+    Ok(Common {
+        event_collection,
+        timeframe,
+        timezone,
+        filters,
+        interval,
+        group_by,
+        order_by,
+        limit,
+        max_age,
+        include_metadata,
+    })
+}
+
+fn parse_group_by(v: &Value) -> Result<Vec<GroupBy>> {
+    let v = decoded(v);
+    let groups = match v.as_ref() {
+        Value::Array(items) => {
+            if items.is_empty() || items.len() > MAX_GROUP_BY {
+                return Err(QueryError::invalid(
+                    "group_by",
+                    format!("expected 1 to {MAX_GROUP_BY} properties, got {}", items.len()),
+                ));
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| parse_group_elem(item, &format!("group_by[{i}]")))
+                .collect::<Result<Vec<_>>>()?
+        }
+        other => vec![parse_group_elem(other, "group_by")?],
+    };
+    for (i, g) in groups.iter().enumerate() {
+        if groups[..i].iter().any(|h| h.property() == g.property()) {
+            return Err(QueryError::invalid(
+                "group_by",
+                format!("property {:?} is named twice", g.property()),
+            ));
+        }
+    }
+    Ok(groups)
+}
+
+fn group_path(s: &str, field: &str) -> Result<String> {
+    if s.is_empty() {
+        return Err(QueryError::invalid(field, "a group_by property must not be empty"));
+    }
+    if s == "result" {
+        return Err(QueryError::invalid(field, "a group_by property may not be named \"result\""));
+    }
+    Ok(s.to_string())
+}
+
+fn finite(v: Option<&Value>, field: &str) -> Result<Option<f64>> {
+    match v {
+        None => Ok(None),
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(f) if f.is_finite() => Ok(Some(f)),
+            _ => Err(QueryError::invalid(field, format!("{n} is not a finite number"))),
+        },
+        Some(other) => {
+            Err(QueryError::invalid(field, format!("expected a number, got {}", json_kind(other))))
+        }
+    }
+}
+
+fn parse_group_elem(v: &Value, field: &str) -> Result<GroupBy> {
+    match v {
+        Value::String(s) => Ok(GroupBy::Property(group_path(s, field)?)),
+        Value::Object(o) => {
+            let name_field = format!("{field}.property_name");
+            let property = group_path(required_str(o, "property_name", &name_field)?, &name_field)?;
+            match (get(o, "buckets"), get(o, "ranges")) {
+                (None, None) => Ok(GroupBy::Property(property)),
+                (Some(_), Some(_)) => {
+                    Err(QueryError::invalid(field, "give either buckets or ranges, not both"))
+                }
+                (Some(b), None) => {
+                    let bf = format!("{field}.buckets");
+                    let Value::Object(b) = b else {
+                        return Err(QueryError::invalid(
+                            &bf,
+                            format!(
+                                "expected an object {{\"size\", \"offset\"}}, got {}",
+                                json_kind(b)
+                            ),
+                        ));
+                    };
+                    let size_field = format!("{bf}.size");
+                    let size = finite(get(b, "size"), &size_field)?
+                        .ok_or_else(|| QueryError::missing(&size_field))?;
+                    if size <= 0.0 {
+                        return Err(QueryError::invalid(&size_field, format!("{size} is not > 0")));
+                    }
+                    let offset = finite(get(b, "offset"), &format!("{bf}.offset"))?.unwrap_or(0.0);
+                    Ok(GroupBy::Buckets { property, size, offset })
+                }
+                (None, Some(r)) => {
+                    let rf = format!("{field}.ranges");
+                    let items = match r {
+                        Value::Array(items) if !items.is_empty() => items,
+                        _ => {
+                            return Err(QueryError::invalid(
+                                &rf,
+                                "expected a non-empty array of {\"from\", \"to\"} objects",
+                            ))
+                        }
+                    };
+                    let mut ranges = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
+                        let f = format!("{rf}[{i}]");
+                        let Value::Object(item) = item else {
+                            return Err(QueryError::invalid(
+                                &f,
+                                format!(
+                                    "expected a {{\"from\", \"to\"}} object, got {}",
+                                    json_kind(item)
+                                ),
+                            ));
+                        };
+                        let from = finite(get(item, "from"), &format!("{f}.from"))?;
+                        let to = finite(get(item, "to"), &format!("{f}.to"))?;
+                        if let (Some(a), Some(b)) = (from, to) {
+                            if a >= b {
+                                return Err(QueryError::invalid(
+                                    &f,
+                                    format!("from ({a}) must be less than to ({b})"),
+                                ));
+                            }
+                        }
+                        ranges.push((from, to));
+                    }
+                    Ok(GroupBy::Ranges { property, ranges })
+                }
+            }
+        }
+        other => Err(QueryError::invalid(
+            field,
+            format!("expected a property path or an object, got {}", json_kind(other)),
+        )),
+    }
+}
+
+fn parse_order_by(
+    v: &Value,
+    group_by: &[GroupBy],
+    labels: Option<&[String]>,
+) -> Result<Vec<OrderBy>> {
+    if group_by.is_empty() {
+        return Err(QueryError::invalid("order_by", "order_by requires group_by"));
+    }
+    let v = decoded(v);
+    let items: Vec<(String, &Value)> = match v.as_ref() {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(QueryError::invalid("order_by", "must not be an empty array"));
+            }
+            items.iter().enumerate().map(|(i, x)| (format!("order_by[{i}]"), x)).collect()
+        }
+        other => vec![("order_by".to_string(), other)],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (field, item) in items {
+        let (property, descending) = match item {
+            Value::String(s) => (s.clone(), false),
+            Value::Object(o) => {
+                let name_field = format!("{field}.property_name");
+                let name = required_str(o, "property_name", &name_field)?.to_string();
+                let dir_field = format!("{field}.direction");
+                let descending = match get(o, "direction") {
+                    None => false,
+                    Some(Value::String(d)) if d.eq_ignore_ascii_case("asc") => false,
+                    Some(Value::String(d)) if d.eq_ignore_ascii_case("desc") => true,
+                    Some(d) => {
+                        return Err(QueryError::invalid(
+                            &dir_field,
+                            format!("expected \"ASC\" or \"DESC\", got {d}"),
+                        ))
+                    }
+                };
+                (name, descending)
+            }
+            other => {
+                return Err(QueryError::invalid(
+                    &field,
+                    format!("expected a property name or an object, got {}", json_kind(other)),
+                ))
+            }
+        };
+        let is_group = group_by.iter().any(|g| g.property() == property);
+        let allowed = match labels {
+            None => is_group || property == "result",
+            Some(labels) => is_group || labels.contains(&property),
+        };
+        if !allowed {
+            let want = if labels.is_some() {
+                "an analysis label or a group_by property"
+            } else {
+                "\"result\" or a group_by property"
+            };
+            let name_field = if matches!(item, Value::Object(_)) {
+                format!("{field}.property_name")
+            } else {
+                field.clone()
+            };
+            return Err(QueryError::invalid(&name_field, format!("{property:?} is not {want}")));
+        }
+        out.push(OrderBy { property, descending });
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------- filters
+
+/// Filter `property_type` names of §3.1.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PropType {
+    String,
+    Number,
+    Boolean,
+    Datetime,
+    Other,
+}
+
+fn parse_filter_list(v: &Value, field: &str, count: &mut usize) -> Result<Vec<Filter>> {
+    let v = decoded(v);
+    match v.as_ref() {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, f)| parse_filter(f, &format!("{field}[{i}]"), count))
+            .collect(),
+        other => Err(QueryError::filter(
+            field,
+            format!("expected an array of filters, got {}", json_kind(other)),
+        )),
+    }
+}
+
+fn parse_filter(v: &Value, field: &str, count: &mut usize) -> Result<Filter> {
+    *count += 1;
+    if *count > MAX_FILTERS {
+        return Err(QueryError::limit(format!(
+            "{field}: more than {MAX_FILTERS} filters in one query (counting nested ones)"
+        )));
+    }
+    let Value::Object(obj) = v else {
+        return Err(QueryError::filter(
+            field,
+            format!("expected a filter object, got {}", json_kind(v)),
+        ));
+    };
+    let op_field = format!("{field}.operator");
+    let op = match obj.get("operator") {
+        None | Some(Value::Null) => {
+            return Err(QueryError::filter(&op_field, "required member is missing"))
+        }
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(QueryError::filter(
+                &op_field,
+                format!("expected a string, got {}", json_kind(other)),
+            ))
+        }
+    };
+    let value_field = format!("{field}.property_value");
+    let cmp = match op {
+        "eq" => Some(CmpOp::Eq),
+        "ne" => Some(CmpOp::Ne),
+        "lt" => Some(CmpOp::Lt),
+        "lte" => Some(CmpOp::Lte),
+        "gt" => Some(CmpOp::Gt),
+        "gte" => Some(CmpOp::Gte),
+        "or" | "exists" | "in" | "contains" | "not_contains" | "regex" | "within" => None,
+        other => return Err(QueryError::filter(&op_field, format!("unknown operator {other:?}"))),
+    };
+    if op == "or" {
+        let subs = match obj.get("property_value") {
+            Some(Value::Array(subs)) if !subs.is_empty() => subs,
+            _ => {
+                return Err(QueryError::filter(
+                    &value_field,
+                    "\"or\" needs a non-empty array of filters",
+                ))
+            }
+        };
+        return subs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| parse_filter(s, &format!("{value_field}[{i}]"), count))
+            .collect::<Result<Vec<_>>>()
+            .map(Filter::Or);
+    }
+    let name_field = format!("{field}.property_name");
+    let property = match obj.get("property_name") {
+        None | Some(Value::Null) => {
+            return Err(QueryError::filter(&name_field, "required member is missing"))
+        }
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        Some(Value::String(_)) => return Err(QueryError::filter(&name_field, "must not be empty")),
+        Some(other) => {
+            return Err(QueryError::filter(
+                &name_field,
+                format!("expected a string, got {}", json_kind(other)),
+            ))
+        }
+    };
+    let type_field = format!("{field}.property_type");
+    let ty = match obj.get("property_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(t)) => Some(match t.to_ascii_lowercase().as_str() {
+            "string" => PropType::String,
+            "number" => PropType::Number,
+            "boolean" => PropType::Boolean,
+            "datetime" => PropType::Datetime,
+            "list" | "geo" | "null" => PropType::Other,
+            _ => {
+                return Err(QueryError::filter(&type_field, format!("unknown property type {t:?}")))
+            }
+        }),
+        Some(other) => {
+            return Err(QueryError::filter(
+                &type_field,
+                format!("expected a string, got {}", json_kind(other)),
+            ))
+        }
+    };
+    if op == "within" && property != "keen.location.coordinates" {
+        return Err(QueryError::new(
+            QueryErrorCode::InvalidPropertyNameForGeoFilter,
+            format!(
+                "{name_field}: \"within\" is allowed only on keen.location.coordinates, not {property:?}"
+            ),
+        ));
+    }
+    let Some(value) = obj.get("property_value") else {
+        return Err(QueryError::filter(&value_field, "required member is missing"));
+    };
+    if let Some(op) = cmp {
+        let operand = match (op, value) {
+            (_, Value::Object(_)) => {
+                return Err(QueryError::filter(
+                    &value_field,
+                    format!("{} does not take an object", op_name(op)),
+                ))
+            }
+            (CmpOp::Eq | CmpOp::Ne, Value::Array(items)) => {
+                let elems = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, x)| operand(x, ty, &format!("{value_field}[{i}]")).map(|o| o.value))
+                    .collect::<Result<Vec<_>>>()?;
+                Operand { value: Scalar::List(elems), as_datetime: None }
+            }
+            (CmpOp::Eq | CmpOp::Ne, v) => operand(v, ty, &value_field)?,
+            (_, v) => {
+                let o = operand(v, ty, &value_field)?;
+                if !matches!(o.value, Scalar::Num(_) | Scalar::Str(_) | Scalar::Datetime(_)) {
+                    return Err(QueryError::filter(
+                        &value_field,
+                        format!(
+                            "{} needs a number, a string or a date-time, got {}",
+                            op_name(op),
+                            json_kind(v)
+                        ),
+                    ));
+                }
+                o
+            }
+        };
+        return Ok(Filter::Cmp { property, op, operand });
+    }
+    match op {
+        "exists" => {
+            let exists = match operand(value, ty, &value_field) {
+                Ok(Operand { value: Scalar::Bool(b), .. }) => b,
+                _ => {
+                    return Err(QueryError::filter(
+                        &value_field,
+                        format!("\"exists\" needs true or false, got {value}"),
+                    ))
+                }
+            };
+            Ok(Filter::Exists { property, exists })
+        }
+        "in" => {
+            let items = match value {
+                Value::Array(items) if !items.is_empty() => items,
+                _ => {
+                    return Err(QueryError::filter(
+                        &value_field,
+                        "\"in\" needs a non-empty array of primitives",
+                    ))
+                }
+            };
+            let operands = items
+                .iter()
+                .enumerate()
+                .map(|(i, x)| operand(x, ty, &format!("{value_field}[{i}]")))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Filter::In { property, operands })
+        }
+        "contains" | "not_contains" => {
+            let o = operand(value, ty, &value_field)?;
+            if matches!(o.value, Scalar::Null) {
+                return Err(QueryError::filter(
+                    &value_field,
+                    format!("{op:?} needs a string, number or boolean, got null"),
+                ));
+            }
+            Ok(Filter::Contains { property, operand: o, negated: op == "not_contains" })
+        }
+        "regex" => {
+            let Value::String(pattern) = value else {
+                return Err(QueryError::filter(
+                    &value_field,
+                    format!("\"regex\" needs a string pattern, got {}", json_kind(value)),
+                ));
+            };
+            let chars = pattern.chars().count();
+            if chars > MAX_REGEX_CHARS {
+                return Err(QueryError::filter(
+                    &value_field,
+                    format!("the pattern has {chars} characters, more than {MAX_REGEX_CHARS}"),
+                ));
+            }
+            let regex = RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(
+                |e| match e {
+                    regex::Error::CompiledTooBig(limit) => QueryError::filter(
+                        &value_field,
+                        format!("the compiled pattern exceeds the size limit of {limit} bytes"),
+                    ),
+                    e => QueryError::filter(&value_field, format!("invalid regex: {e}")),
+                },
+            )?;
+            Ok(Filter::Regex { property, regex })
+        }
+        "within" => parse_within(value, &value_field),
+        _ => Err(QueryError::filter(&op_field, format!("unknown operator {op:?}"))),
+    }
+}
+
+fn op_name(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "\"eq\"",
+        CmpOp::Ne => "\"ne\"",
+        CmpOp::Lt => "\"lt\"",
+        CmpOp::Lte => "\"lte\"",
+        CmpOp::Gt => "\"gt\"",
+        CmpOp::Gte => "\"gte\"",
+    }
+}
+
+/// A primitive filter value, coerced by `property_type`.
+fn operand(v: &Value, ty: Option<PropType>, field: &str) -> Result<Operand> {
+    let plain = |value: Scalar| Operand { value, as_datetime: None };
+    match (ty, v) {
+        (_, Value::Array(_) | Value::Object(_)) => Err(QueryError::filter(
+            field,
+            format!("expected a primitive value, got {}", json_kind(v)),
+        )),
+        (_, Value::Null) => Ok(plain(Scalar::Null)),
+        (Some(PropType::Number), Value::String(s)) => match parse_number(s) {
+            Some(n) => Ok(plain(Scalar::Num(n))),
+            None => Err(QueryError::filter(
+                field,
+                format!("property_type Number: {s:?} is not a number"),
+            )),
+        },
+        (Some(PropType::Number), Value::Bool(_)) => Err(QueryError::filter(
+            field,
+            "property_type Number: expected a number or a numeric string, got a boolean",
+        )),
+        (Some(PropType::Boolean), Value::String(s)) => match s.as_str() {
+            "true" => Ok(plain(Scalar::Bool(true))),
+            "false" => Ok(plain(Scalar::Bool(false))),
+            _ => Err(QueryError::filter(
+                field,
+                format!("property_type Boolean: {s:?} is not \"true\" or \"false\""),
+            )),
+        },
+        (Some(PropType::Boolean), Value::Number(_)) => Err(QueryError::filter(
+            field,
+            "property_type Boolean: expected a boolean or \"true\"/\"false\", got a number",
+        )),
+        (Some(PropType::Datetime), Value::String(s)) => match tally_ingest::parse_timestamp(s) {
+            Some(ms) => Ok(Operand { value: Scalar::Datetime(ms), as_datetime: Some(ms) }),
+            None => Err(QueryError::filter(
+                field,
+                format!("property_type Datetime: {s:?} is not an ISO-8601 date-time"),
+            )),
+        },
+        (Some(PropType::Datetime), other) => Err(QueryError::filter(
+            field,
+            format!(
+                "property_type Datetime: expected an ISO-8601 string, got {}",
+                json_kind(other)
+            ),
+        )),
+        (_, Value::Number(n)) => Ok(plain(Scalar::Num(json_number(n)))),
+        (_, Value::Bool(b)) => Ok(plain(Scalar::Bool(*b))),
+        (_, Value::String(s)) => Ok(Operand {
+            value: Scalar::Str(s.clone()),
+            as_datetime: tally_ingest::parse_timestamp(s),
+        }),
+    }
+}
+
+fn parse_number(s: &str) -> Option<Number> {
+    if let Ok(i) = s.parse::<i64>() {
+        return Some(Number::Int(i));
+    }
+    // Rust accepts "inf" and "NaN"; Keen numbers are finite decimals.
+    let looks_decimal = s.bytes().all(|c| c.is_ascii_digit() || b"+-.eE".contains(&c))
+        && s.bytes().any(|c| c.is_ascii_digit());
+    let f = s.parse::<f64>().ok().filter(|f| f.is_finite() && looks_decimal)?;
+    Some(Number::from_f64(f))
+}
+
+fn parse_within(value: &Value, field: &str) -> Result<Filter> {
+    let Value::Object(o) = value else {
+        return Err(QueryError::filter(
+            field,
+            format!(
+                "\"within\" needs {{\"coordinates\": [lon, lat], \"max_distance_miles\": d}}, got {}",
+                json_kind(value)
+            ),
+        ));
+    };
+    let cf = format!("{field}.coordinates");
+    let (lon, lat) = match o.get("coordinates") {
+        Some(Value::Array(c)) if c.len() == 2 => match (c[0].as_f64(), c[1].as_f64()) {
+            (Some(lon), Some(lat)) => (lon, lat),
+            _ => return Err(QueryError::filter(&cf, "expected two numbers [longitude, latitude]")),
+        },
+        None | Some(Value::Null) => {
+            return Err(QueryError::filter(&cf, "required member is missing"))
+        }
+        _ => return Err(QueryError::filter(&cf, "expected two numbers [longitude, latitude]")),
+    };
+    if !(-180.0..=180.0).contains(&lon) {
+        return Err(QueryError::filter(&cf, format!("longitude {lon} is outside [-180, 180]")));
+    }
+    if !(-90.0..=90.0).contains(&lat) {
+        return Err(QueryError::filter(&cf, format!("latitude {lat} is outside [-90, 90]")));
+    }
+    let df = format!("{field}.max_distance_miles");
+    let max_distance_miles = match o.get("max_distance_miles") {
+        Some(Value::Number(n)) => match n.as_f64() {
+            Some(d) if d.is_finite() && d >= 0.0 => d,
+            _ => return Err(QueryError::filter(&df, format!("{n} is not a distance ≥ 0"))),
+        },
+        None | Some(Value::Null) => {
+            return Err(QueryError::filter(&df, "required member is missing"))
+        }
+        Some(other) => {
+            return Err(QueryError::filter(
+                &df,
+                format!("expected a number, got {}", json_kind(other)),
+            ))
+        }
+    };
+    Ok(Filter::Within { lon, lat, max_distance_miles })
+}
+
+// -------------------------------------------------------------- funnel
+
+fn parse_funnel(obj: &Map<String, Value>) -> Result<Query> {
+    let steps_v = get(obj, "steps").ok_or_else(|| QueryError::missing("steps"))?;
+    let steps_v = decoded(steps_v);
+    let Value::Array(raw_steps) = steps_v.as_ref() else {
+        return Err(QueryError::invalid(
+            "steps",
+            format!("expected an array of steps, got {}", json_kind(&steps_v)),
+        ));
+    };
+    if raw_steps.is_empty() || raw_steps.len() > MAX_FUNNEL_STEPS {
+        return Err(QueryError::invalid(
+            "steps",
+            format!("expected 1 to {MAX_FUNNEL_STEPS} steps, got {}", raw_steps.len()),
+        ));
+    }
+    // Top-level defaults, validated when present.
+    let top_timeframe = match get(obj, "timeframe") {
+        None => None,
+        Some(v) => Some((Timeframe::parse_at(v, "timeframe")?, echo_timeframe(v))),
+    };
+    let top_timezone = match get(obj, "timezone") {
+        None => None,
+        Some(v) => Some((TimeZone::parse(v)?, v.clone())),
+    };
+    let include_metadata = optional_bool(obj, "include_metadata", "include_metadata")?;
+    let mut filter_count = 0;
+    let mut steps = Vec::with_capacity(raw_steps.len());
+    for (i, raw) in raw_steps.iter().enumerate() {
+        let field = format!("steps[{i}]");
+        let Value::Object(s) = raw else {
+            return Err(QueryError::invalid(
+                &field,
+                format!("expected a step object, got {}", json_kind(raw)),
+            ));
+        };
+        let event_collection =
+            required_str(s, "event_collection", &format!("{field}.event_collection"))?.to_string();
+        let actor_property =
+            required_str(s, "actor_property", &format!("{field}.actor_property"))?.to_string();
+        let tf_field = format!("{field}.timeframe");
+        let (timeframe, tf_echo) = match (get(s, "timeframe"), &top_timeframe) {
+            (Some(v), _) => (Timeframe::parse_at(v, &tf_field)?, echo_timeframe(v)),
+            (None, Some((tf, echo))) => (*tf, echo.clone()),
+            (None, None) => {
+                return Err(QueryError::timeframe(
+                    &tf_field,
+                    "required parameter is missing (give it on the step or on the funnel)",
+                ))
+            }
+        };
+        let (timezone, tz_echo) = match (get(s, "timezone"), &top_timezone) {
+            (Some(v), _) => (TimeZone::parse_at(v, &format!("{field}.timezone"))?, v.clone()),
+            (None, Some((tz, echo))) => (*tz, echo.clone()),
+            (None, None) => (TimeZone::default(), Value::String("UTC".into())),
+        };
+        let filters_field = format!("{field}.filters");
+        let (filters, filters_echo) = match get(s, "filters") {
+            None => (Vec::new(), Value::Array(Vec::new())),
+            Some(v) => {
+                (parse_filter_list(v, &filters_field, &mut filter_count)?, decoded(v).into_owned())
+            }
+        };
+        let optional = optional_bool(s, "optional", &format!("{field}.optional"))?;
+        let inverted = optional_bool(s, "inverted", &format!("{field}.inverted"))?;
+        let with_actors = optional_bool(s, "with_actors", &format!("{field}.with_actors"))?;
+        if i == 0 && optional {
+            return Err(QueryError::invalid(
+                "steps[0].optional",
+                "the first step may not be optional",
+            ));
+        }
+        if i == 0 && inverted {
+            return Err(QueryError::invalid(
+                "steps[0].inverted",
+                "the first step may not be inverted",
+            ));
+        }
+        let mut echo = Map::new();
+        echo.insert("event_collection".into(), Value::String(event_collection.clone()));
+        echo.insert("actor_property".into(), Value::String(actor_property.clone()));
+        echo.insert("timeframe".into(), tf_echo);
+        echo.insert("timezone".into(), tz_echo);
+        echo.insert("filters".into(), filters_echo);
+        echo.insert("optional".into(), Value::Bool(optional));
+        echo.insert("inverted".into(), Value::Bool(inverted));
+        echo.insert("with_actors".into(), Value::Bool(with_actors));
+        steps.push(FunnelStep {
+            event_collection,
+            actor_property,
+            timeframe,
+            timezone,
+            filters,
+            optional,
+            inverted,
+            with_actors,
+            echo: Value::Object(echo),
+        });
+    }
+    Ok(Query::Funnel(Funnel { steps, include_metadata }))
+}
+
+/// A timeframe as the funnel echoes it: as given, a GET-encoded object
+/// decoded.
+fn echo_timeframe(v: &Value) -> Value {
+    match v {
+        Value::String(s) if s.trim_start().starts_with('{') => {
+            serde_json::from_str(s).unwrap_or_else(|_| v.clone())
+        }
+        _ => v.clone(),
+    }
+}
+
+// ---------------------------------------------------------- extraction
+
+fn parse_extraction(obj: &Map<String, Value>) -> Result<Query> {
+    let event_collection = required_str(obj, "event_collection", "event_collection")?.to_string();
+    let timeframe = Timeframe::parse_at(obj.get("timeframe").unwrap_or(&Value::Null), "timeframe")?;
+    let timezone = get(obj, "timezone").map_or(Ok(TimeZone::default()), TimeZone::parse)?;
+    let filters = get(obj, "filters").map_or(Ok(Vec::new()), |v| parse_filters(v, "filters"))?;
+    let latest = match get(obj, "latest") {
+        None => None,
+        Some(v) => match uint_param(v, "latest") {
+            Ok(n) if n >= 1 => Some(n),
+            _ => {
+                return Err(QueryError::invalid(
+                    "latest",
+                    format!("expected an integer ≥ 1, got {v}"),
+                ))
+            }
+        },
+    };
+    let property_names = match get(obj, "property_names") {
+        None => None,
+        Some(v) => {
+            let v = decoded(v);
+            let bad = || {
+                QueryError::invalid(
+                    "property_names",
+                    "expected a non-empty array of property paths",
+                )
+            };
+            let Value::Array(items) = v.as_ref() else { return Err(bad()) };
+            if items.is_empty() {
+                return Err(bad());
+            }
+            let mut names = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(s) if !s.is_empty() => names.push(s.clone()),
+                    other => {
+                        return Err(QueryError::invalid(
+                            &format!("property_names[{i}]"),
+                            format!("expected a non-empty string, got {other}"),
+                        ))
+                    }
+                }
+            }
+            Some(names)
+        }
+    };
+    let csv = match get(obj, "content_type") {
+        None => false,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("text/csv") => true,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("application/json") => false,
+        Some(other) => {
+            return Err(QueryError::invalid(
+                "content_type",
+                format!("expected \"text/csv\" or \"application/json\", got {other}"),
+            ))
+        }
+    };
+    let email = match get(obj, "email") {
+        None => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(other) => {
+            return Err(QueryError::invalid(
+                "email",
+                format!("expected a non-empty string, got {other}"),
+            ))
+        }
+    };
+    let include_metadata = optional_bool(obj, "include_metadata", "include_metadata")?;
+    Ok(Query::Extraction(Extraction {
+        event_collection,
+        timeframe,
+        timezone,
+        filters,
+        latest,
+        property_names,
+        csv,
+        email,
+        include_metadata,
+    }))
+}
