@@ -26,7 +26,7 @@
 //!
 //! # Choices
 //!
-//! Where keen-semantics leaves a detail open ([ours]), the parser does this:
+//! Where keen-semantics leaves a detail open (\[ours\]), the parser does this:
 //!
 //! - **Unknown members** are ignored at every level (query body, filter,
 //!   funnel step, multi-analysis member, group_by object). So are members a
@@ -415,12 +415,14 @@ fn parse_common(obj: &Map<String, Value>, labels: Option<&[String]>) -> Result<C
             let (lo, hi) = MAX_AGE_BOUNDS;
             match uint_param(v, "max_age") {
                 Ok(n) if n > lo && n <= hi => Some(n as u32),
-                _ => return Err(QueryError::invalid(
-                    "max_age",
-                    format!(
+                _ => {
+                    return Err(QueryError::invalid(
+                        "max_age",
+                        format!(
                         "expected an integer number of seconds with {lo} < max_age ≤ {hi}, got {v}"
                     ),
-                )),
+                    ))
+                }
             }
         }
     };
