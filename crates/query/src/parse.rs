@@ -85,6 +85,23 @@
 //! - **extraction**: `property_names` is a non-empty array of non-empty
 //!   strings; `content_type` is `"text/csv"` or `"application/json"`;
 //!   `email` a non-empty string.
+//! - **timezone**: a name is matched exactly, then ignoring ASCII case; a
+//!   numeric string is always seconds (`"+0530"` is 530 s, not 5 h 30 —
+//!   write `"+05:30"`); a JSON number must be integral.
+//! - **timeframe** (see [`crate::time`]): N may have leading zeros
+//!   (`this_07_days`); `this_days` (plural without N) is N = 1. Resolving
+//!   beyond chrono's calendar range (about ±262,000 years, e.g.
+//!   `this_1000000_years`) is a `TimeframeDefinitionError`. Minute and hour
+//!   floors use the zone's offset at "now". A local time inside a DST gap
+//!   is read with the offset in force one day earlier, which moves it
+//!   forward by the gap.
+//! - **interval**: the model stores `daily` as `Interval { n: 1, unit:
+//!   Day }`, so `every_1_days` is the same value and splits at calendar
+//!   boundaries like `daily`; only N > 1 steps from the range start.
+//!   `minutely`/`hourly` boundaries are the wall-clock floor of the range
+//!   start followed by elapsed steps. An empty range has no buckets; the
+//!   10,000-bucket check happens while the buckets are generated, before
+//!   the 10,001st is stored.
 //! - **Strings that name things** (`event_collection`, `target_property`,
 //!   `actor_property`, paths, labels) must be non-empty; their content is
 //!   not otherwise checked (an unknown collection answers an empty result).

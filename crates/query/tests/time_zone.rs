@@ -23,6 +23,8 @@ fn accepted_forms() {
         (json!(50400), TimeZone::Fixed(50400)),
         (json!(-50400), TimeZone::Fixed(-50400)),
         (json!(null), TimeZone::default()),
+        // A numeric string is seconds, also with a sign and leading zero.
+        (json!("+0530"), TimeZone::Fixed(530)),
     ];
     for (v, want) in cases {
         assert_eq!(TimeZone::parse(&v).unwrap(), want, "{v}");
