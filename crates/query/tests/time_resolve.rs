@@ -279,3 +279,33 @@ fn describe_round_trips_relative() {
         assert_eq!(Timeframe::parse(&json!(tf.describe())).unwrap(), tf);
     }
 }
+
+#[test]
+fn calendar_limits_sweep_does_not_panic() {
+    // chrono's range ends near ±262,143 years; walk N across it in several
+    // zones and clocks, and split whatever resolves into yearly buckets.
+    let zones = ["UTC", "US/Pacific", "Pacific/Kiritimati", "-50400", "50400"];
+    let max_ms = chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis();
+    let min_ms = chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp_millis();
+    let clocks = [now(), max_ms, max_ms - 1, min_ms, min_ms + 1, 0];
+    for z in zones {
+        let tz = TimeZone::parse(&json!(z)).unwrap();
+        for clock in clocks {
+            for n in [1, 264_000, 264_100, 264_200, 266_000, 999_999] {
+                for unit in [TimeUnit::Year, TimeUnit::Month, TimeUnit::Week, TimeUnit::Day] {
+                    for previous in [false, true] {
+                        let tf = Timeframe::Relative { previous, n, unit };
+                        if let Ok(r) = tf.resolve(clock, &tz) {
+                            assert!(r.start_ms < r.end_ms);
+                            let _ = tally_query::Interval { n: 1, unit: TimeUnit::Year }
+                                .buckets(r, &tz);
+                            let _ = tally_query::Interval { n: 7, unit: TimeUnit::Month }
+                                .buckets(r, &tz);
+                            let _ = tz.format_instant(r.start_ms);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
