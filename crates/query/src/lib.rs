@@ -13,6 +13,7 @@
 pub mod error;
 pub mod extract;
 pub mod model;
+pub mod parse;
 pub mod time;
 
 pub use error::{QueryError, QueryErrorCode, Result};
