@@ -292,14 +292,30 @@ pub struct OrderBy {
     pub descending: bool,
 }
 
-/// A time interval (keen-semantics §5): `every_N_unit`; the named ones are
-/// N = 1 (`daily` = every 1 day).
+/// A time interval (keen-semantics §5): `every_N_unit`, or a named one
+/// (`daily` = N 1, day, `calendar`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Interval {
     /// N ≥ 1.
     pub n: u32,
     /// The unit.
     pub unit: crate::time::TimeUnit,
+    /// A named interval (`hourly`, `daily`, ...): buckets split at the
+    /// calendar boundaries of the query timezone. `every_N_unit` (also with
+    /// N = 1) steps from the timeframe start instead (§5.2).
+    pub calendar: bool,
+}
+
+impl Interval {
+    /// `every_N_unit`.
+    pub fn every(n: u32, unit: crate::time::TimeUnit) -> Interval {
+        Interval { n, unit, calendar: false }
+    }
+
+    /// The named interval of `unit` (`daily` for days, ...).
+    pub fn named(unit: crate::time::TimeUnit) -> Interval {
+        Interval { n: 1, unit, calendar: true }
+    }
 }
 
 /// The parameters every analysis query shares (keen-semantics §2.1).

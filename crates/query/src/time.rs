@@ -559,8 +559,8 @@ impl Interval {
     /// use serde_json::json;
     /// use tally_query::{Interval, TimeUnit};
     /// assert_eq!(Interval::parse(&json!("every_6_hours")).unwrap(),
-    ///            Interval { n: 6, unit: TimeUnit::Hour });
-    /// assert_eq!(Interval::parse(&json!("daily")).unwrap(), Interval { n: 1, unit: TimeUnit::Day });
+    ///            Interval::every(6, TimeUnit::Hour));
+    /// assert_eq!(Interval::parse(&json!("daily")).unwrap(), Interval::named(TimeUnit::Day));
     /// ```
     pub fn parse(v: &Value) -> Result<Interval> {
         Interval::parse_at(v, "interval")
@@ -584,15 +584,12 @@ impl Interval {
             _ => None,
         };
         if let Some(unit) = named {
-            return Ok(Interval { n: 1, unit });
+            return Ok(Interval::named(unit));
         }
         s.strip_prefix("every_")
             .and_then(|rest| rest.split_once('_'))
             .and_then(|(digits, unit)| {
-                Some(Interval {
-                    n: parse_count(digits, u32::MAX)?,
-                    unit: TimeUnit::from_name(unit)?,
-                })
+                Some(Interval::every(parse_count(digits, u32::MAX)?, TimeUnit::from_name(unit)?))
             })
             .ok_or_else(|| QueryError::invalid(field, format!("unknown interval {s:?}")))
     }
@@ -612,7 +609,7 @@ impl Interval {
     /// use tally_query::{Interval, TimeRange, TimeUnit, TimeZone};
     /// let day = 86_400_000;
     /// let range = TimeRange { start_ms: day / 2, end_ms: 2 * day };
-    /// let b = Interval { n: 1, unit: TimeUnit::Day }.buckets(range, &TimeZone::default()).unwrap();
+    /// let b = Interval::named(TimeUnit::Day).buckets(range, &TimeZone::default()).unwrap();
     /// assert_eq!(b, vec![TimeRange { start_ms: day / 2, end_ms: day },
     ///                    TimeRange { start_ms: day, end_ms: 2 * day }]);
     /// ```
@@ -626,7 +623,7 @@ impl Interval {
         }
         let n = i64::from(self.n);
         let unit = self.unit;
-        let aligned = self.n == 1;
+        let aligned = self.calendar;
         let oor = || {
             QueryError::timeframe(
                 "interval",

@@ -130,7 +130,7 @@ fn common_parameters() {
     );
     let (_, c) = simple(body);
     assert_eq!(c.timezone, TimeZone::Named(chrono_tz::US::Pacific));
-    assert_eq!(c.interval, Some(Interval { n: 6, unit: TimeUnit::Hour }));
+    assert_eq!(c.interval, Some(Interval::every(6, TimeUnit::Hour)));
     assert_eq!(
         c.group_by,
         [

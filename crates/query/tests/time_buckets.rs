@@ -234,11 +234,11 @@ fn bucket_limit() {
     let utc = TimeZone::default();
     // Exactly 10,000 minutes is allowed.
     let start = ms("2024-01-01T00:00:00Z");
-    let ok = Interval { n: 1, unit: TimeUnit::Minute }
+    let ok = Interval::named(TimeUnit::Minute)
         .buckets(TimeRange { start_ms: start, end_ms: start + 10_000 * 60_000 }, &utc)
         .unwrap();
     assert_eq!(ok.len(), 10_000);
-    let err = Interval { n: 1, unit: TimeUnit::Minute }
+    let err = Interval::named(TimeUnit::Minute)
         .buckets(TimeRange { start_ms: start, end_ms: start + 10_001 * 60_000 }, &utc)
         .unwrap_err();
     assert_eq!(err.code, QueryErrorCode::LimitExceededError);
@@ -292,7 +292,8 @@ fn interval_names() {
         ("every_10_years", 10, TimeUnit::Year),
     ];
     for (s, n, unit) in ok {
-        assert_eq!(Interval::parse(&json!(s)).unwrap(), Interval { n, unit }, "{s}");
+        let calendar = !s.starts_with("every_");
+        assert_eq!(Interval::parse(&json!(s)).unwrap(), Interval { n, unit, calendar }, "{s}");
     }
     for v in [
         json!("secondly"),
@@ -311,4 +312,27 @@ fn interval_names() {
         assert_eq!(err.code, QueryErrorCode::InvalidParameterError, "{v}");
         assert!(err.message.starts_with("interval: "), "{v}: {}", err.message);
     }
+}
+
+#[test]
+fn every_1_days_steps_from_the_start_but_daily_splits_at_midnight() {
+    let range = TimeRange { start_ms: 1_718_013_600_000, end_ms: 1_718_186_400_000 }; // 06-10T10:00 → 06-12T10:00
+    let tz = TimeZone::default();
+    let every = Interval::parse(&json!("every_1_days")).unwrap().buckets(range, &tz).unwrap();
+    assert_eq!(
+        every,
+        vec![
+            TimeRange { start_ms: 1_718_013_600_000, end_ms: 1_718_100_000_000 },
+            TimeRange { start_ms: 1_718_100_000_000, end_ms: 1_718_186_400_000 },
+        ]
+    );
+    let daily = Interval::parse(&json!("daily")).unwrap().buckets(range, &tz).unwrap();
+    assert_eq!(
+        daily,
+        vec![
+            TimeRange { start_ms: 1_718_013_600_000, end_ms: 1_718_064_000_000 },
+            TimeRange { start_ms: 1_718_064_000_000, end_ms: 1_718_150_400_000 },
+            TimeRange { start_ms: 1_718_150_400_000, end_ms: 1_718_186_400_000 },
+        ]
+    );
 }

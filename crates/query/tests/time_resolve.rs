@@ -297,10 +297,9 @@ fn calendar_limits_sweep_does_not_panic() {
                         let tf = Timeframe::Relative { previous, n, unit };
                         if let Ok(r) = tf.resolve(clock, &tz) {
                             assert!(r.start_ms < r.end_ms);
-                            let _ = tally_query::Interval { n: 1, unit: TimeUnit::Year }
-                                .buckets(r, &tz);
-                            let _ = tally_query::Interval { n: 7, unit: TimeUnit::Month }
-                                .buckets(r, &tz);
+                            let _ = tally_query::Interval::named(TimeUnit::Year).buckets(r, &tz);
+                            let _ =
+                                tally_query::Interval::every(7, TimeUnit::Month).buckets(r, &tz);
                             let _ = tz.format_instant(r.start_ms);
                         }
                     }

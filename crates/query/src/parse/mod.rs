@@ -95,9 +95,10 @@
 //!   floors use the zone's offset at "now". A local time inside a DST gap
 //!   is read with the offset in force one day earlier, which moves it
 //!   forward by the gap.
-//! - **interval**: the model stores `daily` as `Interval { n: 1, unit:
-//!   Day }`, so `every_1_days` is the same value and splits at calendar
-//!   boundaries like `daily`; only N > 1 steps from the range start.
+//! - **interval**: named intervals (`daily`, ...) split at calendar
+//!   boundaries of the zone; `every_N_unit` (also N = 1) steps from the
+//!   range start (§5.2), so `every_1_days` over a range starting at 10:00
+//!   has buckets from 10:00 to 10:00.
 //!   `minutely`/`hourly` boundaries are the wall-clock floor of the range
 //!   start followed by elapsed steps. An empty range has no buckets; the
 //!   10,000-bucket check happens while the buckets are generated, before
