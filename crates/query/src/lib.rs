@@ -11,7 +11,9 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod exec;
 pub mod model;
+pub mod render;
 pub mod time;
 
 pub use error::{QueryError, QueryErrorCode, Result};
