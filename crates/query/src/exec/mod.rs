@@ -532,7 +532,8 @@ impl<'a> Plan<'a> {
         let mut gids: Vec<u32> = Vec::with_capacity(sub.len() as usize);
         let mut buf: Vec<Comp> = Vec::with_capacity(self.groups.len());
         let has_ranges = self.groups.iter().any(|g| matches!(g.kind, GroupKind::Ranges(_)));
-        let single_str = self.groups.len() == 1;
+        let single_str =
+            self.groups.len() == 1 && matches!(self.groups[0].kind, GroupKind::Property);
         let mut dense: Vec<u32> = Vec::new();
         let mut it = sub.iter();
         while let Some(run) = it.next_range() {

@@ -83,8 +83,10 @@ impl SumState {
     }
 }
 
-/// Count, mean and sum of squared deviations (Welford), merged pairwise.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Count, mean and sum of squared deviations (Welford), merged pairwise;
+/// while every value is an integer, also the exact sums Σx and Σx², so
+/// integer data gets an exactly rounded result.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Moments {
     /// Number of values.
     pub n: u64,
@@ -92,25 +94,47 @@ pub struct Moments {
     pub mean: f64,
     /// Σ(x − mean)².
     pub m2: f64,
+    /// (Σx, Σx²) while all values are integers and the sums fit in i128.
+    pub exact: Option<(i128, i128)>,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Moments { n: 0, mean: 0.0, m2: 0.0, exact: Some((0, 0)) }
+    }
 }
 
 impl Moments {
     /// Adds one value.
     #[inline]
-    pub fn add(&mut self, x: f64) {
+    pub fn add(&mut self, v: Number) {
+        let x = v.as_f64();
         self.n += 1;
         let d = x - self.mean;
         self.mean += d / self.n as f64;
         self.m2 += d * (x - self.mean);
+        self.exact = match (self.exact, v) {
+            (Some((s, q)), Number::Int(i)) => {
+                let i = i128::from(i);
+                s.checked_add(i).zip(i.checked_mul(i).and_then(|sq| q.checked_add(sq)))
+            }
+            _ => None,
+        };
     }
 
     /// Merges another state (Chan, Golub and LeVeque).
     pub fn merge(&mut self, o: &Moments) {
+        self.exact = match (self.exact, o.exact) {
+            (Some((s1, q1)), Some((s2, q2))) => s1.checked_add(s2).zip(q1.checked_add(q2)),
+            _ => None,
+        };
         if o.n == 0 {
             return;
         }
         if self.n == 0 {
+            let exact = self.exact;
             *self = o.clone();
+            self.exact = exact;
             return;
         }
         let n = (self.n + o.n) as f64;
@@ -122,7 +146,20 @@ impl Moments {
 
     /// Population standard deviation, `None` without values.
     pub fn std_dev(&self) -> Option<f64> {
-        (self.n > 0).then(|| (self.m2.max(0.0) / self.n as f64).sqrt())
+        if self.n == 0 {
+            return None;
+        }
+        if let Some((s, q)) = self.exact {
+            let n = i128::from(self.n);
+            // n²·variance = n·Σx² − (Σx)², exact when it fits.
+            if let Some(num) =
+                n.checked_mul(q).zip(s.checked_mul(s)).and_then(|(a, b)| a.checked_sub(b))
+            {
+                let den = (self.n as f64) * (self.n as f64);
+                return Some((num.max(0) as f64 / den).sqrt());
+            }
+        }
+        Some((self.m2.max(0.0) / self.n as f64).sqrt())
     }
 }
 
@@ -329,7 +366,7 @@ impl Partial {
                     *m = Some(v)
                 }
             }
-            Partial::StdDev(s) => s.add(v.as_f64()),
+            Partial::StdDev(s) => s.add(v),
             Partial::Values(s) => s.add(v),
             Partial::Distinct(d) => {
                 d.nums.insert(NumKey::from_number(v));
