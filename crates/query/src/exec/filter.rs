@@ -294,7 +294,7 @@ fn test(kind: &Kind, view: &View<'_>, cand: &RoaringBitmap) -> RoaringBitmap {
                 Pred::In(ns) => scan(cand, |r| {
                     arr.is_valid(r) && {
                         let v = num_at(a, r);
-                        ns.iter().any(|n| *n == v)
+                        ns.contains(&v)
                     }
                 }),
                 Pred::Cmp(op, n) => {

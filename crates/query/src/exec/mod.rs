@@ -92,7 +92,7 @@ pub fn run_analysis(
                 })
                 .sum();
             let merged = snap.segments().par_iter().map(|seg| plan.segment(seg)).try_reduce(
-                || Vec::new(),
+                Vec::new,
                 |a, b| {
                     if a.is_empty() {
                         return Ok(b);

@@ -381,15 +381,11 @@ impl Partial {
             (Partial::Sum(a), Partial::Sum(b)) | (Partial::Average(a), Partial::Average(b)) => {
                 a.merge(b)
             }
-            (Partial::Min(a), Partial::Min(Some(b))) => {
-                if a.is_none_or(|x| b.cmp_num(x).is_lt()) {
-                    *a = Some(*b)
-                }
+            (Partial::Min(a), Partial::Min(Some(b))) if a.is_none_or(|x| b.cmp_num(x).is_lt()) => {
+                *a = Some(*b)
             }
-            (Partial::Max(a), Partial::Max(Some(b))) => {
-                if a.is_none_or(|x| b.cmp_num(x).is_gt()) {
-                    *a = Some(*b)
-                }
+            (Partial::Max(a), Partial::Max(Some(b))) if a.is_none_or(|x| b.cmp_num(x).is_gt()) => {
+                *a = Some(*b)
             }
             (Partial::StdDev(a), Partial::StdDev(b)) => a.merge(b),
             (Partial::Values(a), Partial::Values(b)) => {
