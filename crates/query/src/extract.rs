@@ -157,7 +157,7 @@ pub fn column_value(col: &SegmentColumn, r: usize, dict: Option<&DictReader<'_>>
             if !a.is_valid(r) {
                 return None;
             }
-            serde_json::Number::from_f64(a.value(r)).map(Value::Number)?
+            crate::render::f64_json(a.value(r))
         }
         ColumnData::Bool(a) => {
             if !a.is_valid(r) {

@@ -11,11 +11,16 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod exec;
 pub mod extract;
 pub mod model;
 pub mod parse;
+pub mod render;
+pub mod run;
 pub mod time;
 
 pub use error::{QueryError, QueryErrorCode, Result};
 pub use model::*;
+pub use parse::{parse_analysis, parse_query, parse_query_str};
+pub use run::{execute, Response, SnapshotSource};
 pub use time::{TimeRange, TimeUnit, TimeZone, Timeframe};

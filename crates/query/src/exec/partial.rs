@@ -1,0 +1,471 @@
+//! Mergeable partial states of the analyses (keen-semantics §2.2).
+//!
+//! Every segment (and every group and interval bucket in it) folds its
+//! selected rows into a [`Partial`]; partials merge associatively and
+//! commutatively, so segments run in parallel and merge in any order:
+//!
+//! | analysis | state | merge |
+//! |---|---|---|
+//! | count | rows | + |
+//! | sum | exact i128 integer sum + compensated (Neumaier) f64 sum | + |
+//! | minimum / maximum | smallest / largest number | min / max |
+//! | average | the sum state (it counts its values) | + |
+//! | standard_deviation | (n, mean, M2) of Welford | Chan et al.'s pairwise update |
+//! | median / percentile | every value (integers kept exact) | concatenation; exact selection at the end |
+//! | count_unique / select_unique | collection dictionary ids (bitmaps), numbers, booleans, datetimes | union |
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+use tally_ingest::Dictionary;
+
+use super::value::{decode_elem, NumKey, ValKey};
+use crate::model::{AnalysisKind, Number, Scalar};
+
+/// An exact integer sum plus a compensated float sum.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SumState {
+    /// Sum of the integer values, exact.
+    pub int: i128,
+    /// Running sum of the non-integer values.
+    pub float: f64,
+    /// Neumaier compensation of `float`.
+    pub comp: f64,
+    /// Number of values.
+    pub n: u64,
+    /// True once a non-integer value was added.
+    pub has_float: bool,
+}
+
+impl SumState {
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: Number) {
+        self.n += 1;
+        match v {
+            Number::Int(i) => self.int += i128::from(i),
+            Number::Float(f) => self.add_float(f),
+        }
+    }
+
+    #[inline]
+    fn add_float(&mut self, x: f64) {
+        self.has_float = true;
+        let t = self.float + x;
+        if self.float.abs() >= x.abs() {
+            self.comp += (self.float - t) + x;
+        } else {
+            self.comp += (x - t) + self.float;
+        }
+        self.float = t;
+    }
+
+    /// Merges another sum.
+    pub fn merge(&mut self, o: &SumState) {
+        self.int += o.int;
+        self.n += o.n;
+        if o.has_float {
+            self.add_float(o.float);
+            self.comp += o.comp;
+        }
+    }
+
+    /// The sum: an integer when every value was and the sum fits in i64
+    /// (§2.2), else an f64.
+    pub fn total(&self) -> Number {
+        if !self.has_float {
+            if let Ok(i) = i64::try_from(self.int) {
+                return Number::Int(i);
+            }
+        }
+        Number::Float(self.int as f64 + (self.float + self.comp))
+    }
+}
+
+/// Count, mean and sum of squared deviations (Welford), merged pairwise;
+/// while every value is an integer, also the exact sums Σx and Σx², so
+/// integer data gets an exactly rounded result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Moments {
+    /// Number of values.
+    pub n: u64,
+    /// Their mean.
+    pub mean: f64,
+    /// Σ(x − mean)².
+    pub m2: f64,
+    /// (Σx, Σx²) while all values are integers and the sums fit in i128.
+    pub exact: Option<(i128, i128)>,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Moments { n: 0, mean: 0.0, m2: 0.0, exact: Some((0, 0)) }
+    }
+}
+
+impl Moments {
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: Number) {
+        let x = v.as_f64();
+        self.n += 1;
+        let d = x - self.mean;
+        self.mean += d / self.n as f64;
+        self.m2 += d * (x - self.mean);
+        self.exact = match (self.exact, v) {
+            (Some((s, q)), Number::Int(i)) => {
+                let i = i128::from(i);
+                s.checked_add(i).zip(i.checked_mul(i).and_then(|sq| q.checked_add(sq)))
+            }
+            _ => None,
+        };
+    }
+
+    /// Merges another state (Chan, Golub and LeVeque).
+    pub fn merge(&mut self, o: &Moments) {
+        self.exact = match (self.exact, o.exact) {
+            (Some((s1, q1)), Some((s2, q2))) => s1.checked_add(s2).zip(q1.checked_add(q2)),
+            _ => None,
+        };
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            let exact = self.exact;
+            *self = o.clone();
+            self.exact = exact;
+            return;
+        }
+        let n = (self.n + o.n) as f64;
+        let d = o.mean - self.mean;
+        self.mean += d * (o.n as f64 / n);
+        self.m2 += o.m2 + d * d * (self.n as f64 * o.n as f64 / n);
+        self.n += o.n;
+    }
+
+    /// Population standard deviation, `None` without values.
+    pub fn std_dev(&self) -> Option<f64> {
+        if self.n == 0 {
+            return None;
+        }
+        if let Some((s, q)) = self.exact {
+            let n = i128::from(self.n);
+            // n²·variance = n·Σx² − (Σx)², exact when it fits.
+            if let Some(num) =
+                n.checked_mul(q).zip(s.checked_mul(s)).and_then(|(a, b)| a.checked_sub(b))
+            {
+                let den = (self.n as f64) * (self.n as f64);
+                return Some((num.max(0) as f64 / den).sqrt());
+            }
+        }
+        Some((self.m2.max(0.0) / self.n as f64).sqrt())
+    }
+}
+
+/// Every numeric value, for exact median and percentile.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Values {
+    /// Integer values.
+    pub ints: Vec<i64>,
+    /// Non-integer values.
+    pub floats: Vec<f64>,
+}
+
+impl Values {
+    /// Adds one value.
+    #[inline]
+    pub fn add(&mut self, v: Number) {
+        match v {
+            Number::Int(i) => self.ints.push(i),
+            Number::Float(f) => self.floats.push(f),
+        }
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.ints.len() + self.floats.len()
+    }
+
+    /// True without values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The percentile `p` (0 < p ≤ 100) by linear interpolation at rank
+    /// p/100·(n−1), exact (selection, no sort; the rank is computed in
+    /// hundredths of a percent so `p = 95` over 4 values is exactly 2.85).
+    pub fn percentile(&self, p: f64) -> Option<Number> {
+        let n = self.len();
+        if n == 0 {
+            return None;
+        }
+        let bp = (p * 100.0).round().clamp(0.0, 10_000.0) as u128;
+        let num = bp * (n as u128 - 1);
+        let i = (num / 10_000) as usize;
+        let frac = (num % 10_000) as i128;
+        if self.floats.is_empty() {
+            let mut v = self.ints.clone();
+            let (_, lo, rest) = v.select_nth_unstable(i);
+            let lo = *lo;
+            if frac == 0 {
+                return Some(Number::Int(lo));
+            }
+            let hi = rest.iter().copied().min().unwrap_or(lo);
+            let total = i128::from(lo) * 10_000 + (i128::from(hi) - i128::from(lo)) * frac;
+            if total % 10_000 == 0 {
+                if let Ok(x) = i64::try_from(total / 10_000) {
+                    return Some(Number::Int(x));
+                }
+            }
+            return Some(Number::from_f64(total as f64 / 10_000.0));
+        }
+        let mut v: Vec<f64> = self.ints.iter().map(|&i| i as f64).collect();
+        v.extend_from_slice(&self.floats);
+        let (_, lo, rest) = v.select_nth_unstable_by(i, f64::total_cmp);
+        let lo = *lo;
+        if frac == 0 {
+            return Some(Number::from_f64(lo));
+        }
+        let hi = rest.iter().copied().reduce(f64::min).unwrap_or(lo);
+        Some(Number::from_f64(lo + (hi - lo) * frac as f64 / 10_000.0))
+    }
+}
+
+/// Distinct values of one property, type-strict, null never counted.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Distinct {
+    /// Ids in the property's string dictionary.
+    pub strs: RoaringBitmap,
+    /// Element ids in the property's list dictionary.
+    pub elems: RoaringBitmap,
+    /// Numbers.
+    pub nums: HashSet<NumKey>,
+    /// Booleans seen: bit 0 false, bit 1 true.
+    pub bools: u8,
+    /// Datetimes, UTC ms.
+    pub dts: HashSet<i64>,
+    /// Strings without a dictionary (`keen.id`).
+    pub owned: HashSet<String>,
+}
+
+/// The dictionaries a [`Distinct`] state's ids refer to.
+#[derive(Debug, Clone, Default)]
+pub struct DistinctDicts {
+    /// The string column's dictionary.
+    pub strs: Option<Arc<Dictionary>>,
+    /// The list column's dictionary.
+    pub elems: Option<Arc<Dictionary>>,
+}
+
+impl Distinct {
+    /// Merges another state.
+    pub fn merge(&mut self, o: &Distinct) {
+        self.strs |= &o.strs;
+        self.elems |= &o.elems;
+        self.nums.extend(o.nums.iter().copied());
+        self.bools |= o.bools;
+        self.dts.extend(o.dts.iter().copied());
+        self.owned.extend(o.owned.iter().cloned());
+    }
+
+    /// The distinct values, canonically ordered (list elements and string
+    /// values are one value space: `"a"` and `["a"]` share `"a"`).
+    pub fn keys(&self, dicts: &DistinctDicts) -> BTreeSet<ValKey> {
+        let mut out = BTreeSet::new();
+        out.extend(self.nums.iter().map(|&n| ValKey::Num(n)));
+        if self.bools & 1 != 0 {
+            out.insert(ValKey::Bool(false));
+        }
+        if self.bools & 2 != 0 {
+            out.insert(ValKey::Bool(true));
+        }
+        out.extend(self.dts.iter().map(|&d| ValKey::Datetime(d)));
+        out.extend(self.owned.iter().map(|s| ValKey::Str(s.clone())));
+        if let Some(d) = &dicts.strs {
+            let r = d.reader();
+            out.extend(
+                self.strs.iter().filter_map(|id| r.value(id)).map(|s| ValKey::Str(s.into())),
+            );
+        }
+        if let Some(d) = &dicts.elems {
+            let r = d.reader();
+            out.extend(self.elems.iter().filter_map(|id| r.value(id)).filter_map(decode_elem));
+        }
+        out
+    }
+
+    /// Number of distinct values (no string is decoded unless list
+    /// elements must be reconciled with scalar values).
+    pub fn count(&self, dicts: &DistinctDicts) -> u64 {
+        if self.elems.is_empty() {
+            self.strs.len()
+                + self.nums.len() as u64
+                + u64::from(self.bools.count_ones())
+                + self.dts.len() as u64
+                + self.owned.len() as u64
+        } else {
+            self.keys(dicts).len() as u64
+        }
+    }
+}
+
+/// The partial state of one analysis (see the module docs).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partial {
+    /// count
+    Count(u64),
+    /// sum
+    Sum(SumState),
+    /// minimum
+    Min(Option<Number>),
+    /// maximum
+    Max(Option<Number>),
+    /// average
+    Average(SumState),
+    /// standard_deviation
+    StdDev(Moments),
+    /// median, percentile
+    Values(Values),
+    /// count_unique, select_unique
+    Distinct(Box<Distinct>),
+}
+
+impl Partial {
+    /// The state of no event for `kind`.
+    pub fn empty(kind: AnalysisKind) -> Partial {
+        match kind {
+            AnalysisKind::Count => Partial::Count(0),
+            AnalysisKind::Sum => Partial::Sum(SumState::default()),
+            AnalysisKind::Minimum => Partial::Min(None),
+            AnalysisKind::Maximum => Partial::Max(None),
+            AnalysisKind::Average => Partial::Average(SumState::default()),
+            AnalysisKind::StandardDeviation => Partial::StdDev(Moments::default()),
+            AnalysisKind::Median | AnalysisKind::Percentile(_) => {
+                Partial::Values(Values::default())
+            }
+            AnalysisKind::CountUnique | AnalysisKind::SelectUnique => {
+                Partial::Distinct(Box::default())
+            }
+        }
+    }
+
+    /// Adds one numeric value (count counts it; distinct states collect it).
+    #[inline]
+    pub fn add_number(&mut self, v: Number) {
+        match self {
+            Partial::Count(c) => *c += 1,
+            Partial::Sum(s) | Partial::Average(s) => s.add(v),
+            Partial::Min(m) => {
+                if m.is_none_or(|m| v.cmp_num(m).is_lt()) {
+                    *m = Some(v)
+                }
+            }
+            Partial::Max(m) => {
+                if m.is_none_or(|m| v.cmp_num(m).is_gt()) {
+                    *m = Some(v)
+                }
+            }
+            Partial::StdDev(s) => s.add(v),
+            Partial::Values(s) => s.add(v),
+            Partial::Distinct(d) => {
+                d.nums.insert(NumKey::from_number(v));
+            }
+        }
+    }
+
+    /// Merges `other` (same analysis) into `self`.
+    pub fn merge(&mut self, other: &Partial) {
+        match (self, other) {
+            (Partial::Count(a), Partial::Count(b)) => *a += b,
+            (Partial::Sum(a), Partial::Sum(b)) | (Partial::Average(a), Partial::Average(b)) => {
+                a.merge(b)
+            }
+            (Partial::Min(a), Partial::Min(Some(b))) if a.is_none_or(|x| b.cmp_num(x).is_lt()) => {
+                *a = Some(*b)
+            }
+            (Partial::Max(a), Partial::Max(Some(b))) if a.is_none_or(|x| b.cmp_num(x).is_gt()) => {
+                *a = Some(*b)
+            }
+            (Partial::StdDev(a), Partial::StdDev(b)) => a.merge(b),
+            (Partial::Values(a), Partial::Values(b)) => {
+                a.ints.extend_from_slice(&b.ints);
+                a.floats.extend_from_slice(&b.floats);
+            }
+            (Partial::Distinct(a), Partial::Distinct(b)) => a.merge(b),
+            _ => {}
+        }
+    }
+
+    /// The result (§2.2, empty results per §2.3): a number, `null`, or for
+    /// select_unique the canonically ordered list.
+    pub fn finish(&self, kind: AnalysisKind, dicts: &DistinctDicts) -> Scalar {
+        let num = |n: Option<Number>| match n {
+            Some(Number::Float(f)) if !f.is_finite() => Scalar::Null,
+            Some(n) => Scalar::Num(n),
+            None => Scalar::Null,
+        };
+        match self {
+            Partial::Count(c) => Scalar::Num(Number::Int(i64::try_from(*c).unwrap_or(i64::MAX))),
+            Partial::Sum(s) => num(Some(s.total())),
+            Partial::Min(m) | Partial::Max(m) => num(*m),
+            Partial::Average(s) => num((s.n > 0).then(|| {
+                let total = match s.total() {
+                    Number::Int(i) => i as f64,
+                    Number::Float(f) => f,
+                };
+                Number::from_f64(total / s.n as f64)
+            })),
+            Partial::StdDev(m) => num(m.std_dev().map(Number::from_f64)),
+            Partial::Values(v) => {
+                let p = match kind {
+                    AnalysisKind::Percentile(p) => p,
+                    _ => 50.0,
+                };
+                num(v.percentile(p))
+            }
+            Partial::Distinct(d) => match kind {
+                AnalysisKind::SelectUnique => {
+                    Scalar::List(d.keys(dicts).iter().map(ValKey::to_scalar).collect())
+                }
+                _ => Scalar::Num(Number::Int(d.count(dicts) as i64)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vals(v: &[f64]) -> Values {
+        let mut s = Values::default();
+        for &x in v {
+            s.add(Number::from_f64(x));
+        }
+        s
+    }
+
+    #[test]
+    fn spec_percentile_examples() {
+        let a = vals(&[10.0, 20.0, 30.0, 40.0]);
+        assert_eq!(a.percentile(50.0), Some(Number::Int(25)));
+        assert_eq!(a.percentile(95.0).map(Number::as_f64), Some(38.5));
+        let b = vals(&[1.0, 1.0, 3.0, 4.0, 5.0]);
+        assert_eq!(b.percentile(50.0), Some(Number::Int(3)));
+        assert_eq!(b.percentile(90.0).map(Number::as_f64), Some(4.6));
+        let c = vals(&[1.5, 10.0, 20.0, 30.0]);
+        assert_eq!(c.percentile(100.0).map(Number::as_f64), Some(30.0));
+        assert_eq!(vals(&[]).percentile(50.0), None);
+    }
+
+    #[test]
+    fn integer_sums_are_exact_and_overflow_to_float() {
+        let mut s = SumState::default();
+        s.add(Number::Int(i64::MAX));
+        s.add(Number::Int(1));
+        assert!(matches!(s.total(), Number::Float(_)));
+        s.add(Number::Int(-1));
+        assert_eq!(s.total(), Number::Int(i64::MAX));
+    }
+}

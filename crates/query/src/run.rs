@@ -1,0 +1,153 @@
+//! Running a validated [`Query`]: resolve its timeframe against the clock,
+//! hand it to the executor (which adds `execution_metadata` to analyses
+//! when asked; funnels and extractions get it here).
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use tally_ingest::Snapshot;
+
+use crate::error::Result;
+use crate::extract::{self, MAX_SYNC_EXTRACTION};
+use crate::model::{Common, Query};
+use crate::time::TimeRange;
+
+/// Where a query finds a collection's data: the snapshot of a collection
+/// (`None` if the collection never received an event).
+pub trait SnapshotSource: Sync {
+    /// The read snapshot of `collection`.
+    fn snapshot(&self, collection: &str) -> Option<Arc<Snapshot>>;
+}
+
+impl<F: Fn(&str) -> Option<Arc<Snapshot>> + Sync> SnapshotSource for F {
+    fn snapshot(&self, collection: &str) -> Option<Arc<Snapshot>> {
+        self(collection)
+    }
+}
+
+/// What a query answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// A Keen JSON response body (`{"result": ...}` plus the members funnels
+    /// and metadata add).
+    Json(Value),
+    /// A CSV extraction (`content_type: "text/csv"`).
+    Csv(String),
+}
+
+impl Response {
+    /// The JSON body, if this is one.
+    pub fn json(&self) -> Option<&Value> {
+        match self {
+            Response::Json(v) => Some(v),
+            Response::Csv(_) => None,
+        }
+    }
+}
+
+/// Runs `query` with "now" = `now_ms` (read once per query, keen-semantics
+/// §4.3) against `source`.
+///
+/// An extraction with `email` is answered like a synchronous one here; the
+/// facade hands such extractions to its sink instead.
+pub fn execute(query: &Query, now_ms: i64, source: &dyn SnapshotSource) -> Result<Response> {
+    let started = Instant::now();
+    let (body, meta) = match query {
+        Query::Analysis { analysis, common } => {
+            let (range, buckets, snap) = prepare(common, now_ms, source)?;
+            let body = crate::exec::run_analysis(
+                snap.as_deref(),
+                &[(None, analysis)],
+                common,
+                range,
+                buckets.as_deref(),
+            )?;
+            (body, None)
+        }
+        Query::Multi { analyses, common } => {
+            let (range, buckets, snap) = prepare(common, now_ms, source)?;
+            let labelled: Vec<_> = analyses.iter().map(|(l, a)| (Some(l.as_str()), a)).collect();
+            let body = crate::exec::run_analysis(
+                snap.as_deref(),
+                &labelled,
+                common,
+                range,
+                buckets.as_deref(),
+            )?;
+            (body, None)
+        }
+        Query::Funnel(f) => {
+            let steps = f
+                .steps
+                .iter()
+                .map(|s| Ok((s, s.timeframe.resolve(now_ms, &s.timezone)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let lookup = |c: &str| source.snapshot(c);
+            let body = crate::exec::run_funnel(&steps, &lookup)?;
+            let meta = f.include_metadata.then(|| {
+                let mut total = (0u64, 0u64);
+                for (s, r) in &steps {
+                    let (a, b) = scanned(source.snapshot(&s.event_collection).as_deref(), *r);
+                    total = (total.0 + a, total.1.max(b));
+                }
+                total
+            });
+            (body, meta)
+        }
+        Query::Extraction(x) => {
+            let range = x.timeframe.resolve(now_ms, &x.timezone)?;
+            let snap = source.snapshot(&x.event_collection);
+            let prepared = match &snap {
+                Some(s) => Some(crate::exec::filter::Prepared::new(s, &x.filters)?),
+                None => None,
+            };
+            let select = |_: &Snapshot, seg: &tally_ingest::Segment, rows: std::ops::Range<u32>| {
+                Ok(prepared.as_ref().map(|p| p.select(seg, rows)).unwrap_or_default())
+            };
+            let events = extract::extract(snap.as_deref(), x, range, &select, MAX_SYNC_EXTRACTION)?;
+            if x.csv {
+                return Ok(Response::Csv(extract::render_csv(&events)?));
+            }
+            let meta = x.include_metadata.then(|| scanned(snap.as_deref(), range));
+            (extract::render_json(events), meta)
+        }
+    };
+    Ok(Response::Json(match meta {
+        Some((events, props)) => with_metadata(body, started, events, props),
+        None => body,
+    }))
+}
+
+type Prepared = (TimeRange, Option<Vec<TimeRange>>, Option<Arc<Snapshot>>);
+
+fn prepare(common: &Common, now_ms: i64, source: &dyn SnapshotSource) -> Result<Prepared> {
+    let range = common.timeframe.resolve(now_ms, &common.timezone)?;
+    let buckets = match &common.interval {
+        Some(i) => Some(i.buckets(range, &common.timezone)?),
+        None => None,
+    };
+    Ok((range, buckets, source.snapshot(&common.event_collection)))
+}
+
+/// (events in the timeframe, properties of the collection): what the
+/// engine looked at. Events are counted by binary search, not scanned.
+fn scanned(snap: Option<&Snapshot>, range: TimeRange) -> (u64, u64) {
+    let Some(s) = snap else { return (0, 0) };
+    let events = s
+        .segments()
+        .iter()
+        .map(|seg| seg.time_range(range.start_ms, range.end_ms).len() as u64)
+        .sum();
+    (events, s.schema().paths().len() as u64)
+}
+
+fn with_metadata(body: Value, started: Instant, events: u64, props: u64) -> Value {
+    let Value::Object(mut m) = body else { return body };
+    let mut meta = Map::new();
+    meta.insert("total_processing_time".into(), Value::from(started.elapsed().as_secs_f64()));
+    meta.insert("events_scanned".into(), Value::from(events));
+    meta.insert("properties_per_event".into(), Value::from(props));
+    m.insert("execution_metadata".into(), Value::Object(meta));
+    Value::Object(m)
+}
