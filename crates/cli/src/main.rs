@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
-use tally::{ApiKey, Engine, Error, KeyKind, NdjsonOptions, Project};
+use tally::{ApiKey, Clock as _, Engine, Error, KeyKind, NdjsonOptions, Project, Response};
 
 /// Tally: an embedded, Keen-compatible event analytics engine.
 #[derive(Debug, Parser)]
@@ -47,8 +47,29 @@ enum Command {
     /// Create or show projects.
     #[command(subcommand)]
     Project(ProjectCmd),
-    /// Generate a seeded sample, ingest it and show what Tally stored.
+    /// Run Keen queries (keen-semantics §2): print each response body.
+    Query(QueryArgs),
+    /// Generate a seeded sample, ingest it and run representative queries.
     Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+struct QueryArgs {
+    /// A query object: Keen's POST body plus an `analysis_type` member.
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    query: Option<String>,
+    /// A JSON Lines file of query objects; prints one line per query, in order.
+    #[arg(long)]
+    file: Option<PathBuf>,
+    /// "Now" for relative timeframes (ISO-8601; without a zone, UTC).
+    #[arg(long, value_name = "ISO")]
+    now: Option<String>,
+    /// Print `time_ms <line> <ms>` per query to stderr (the median with --repeat).
+    #[arg(long)]
+    time: bool,
+    /// Run each query N times and print its result once.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
 }
 
 #[derive(Debug, Args)]
@@ -75,7 +96,7 @@ struct IngestArgs {
 #[derive(Debug, Args)]
 struct DemoArgs {
     /// Number of events to generate.
-    #[arg(long, default_value_t = 200_000)]
+    #[arg(long, default_value_t = 1_000_000)]
     events: usize,
     /// Generator seed.
     #[arg(long, default_value_t = 42)]
@@ -177,8 +198,93 @@ fn run(cli: Cli) -> Result<u8, Fail> {
             print_json(&project_json(&p));
             Ok(0)
         }
+        Command::Query(a) => query(g, a),
         Command::Demo(a) => demo(g, a),
     }
+}
+
+/// Prints one query response (JSON on one line, or CSV as is).
+fn print_response(r: &Response) {
+    match r {
+        Response::Json(v) => print_json(v),
+        Response::Csv(text) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            if !text.ends_with('\n') {
+                let _ = writeln!(out);
+            }
+        }
+    }
+}
+
+/// Runs `body` `repeat` times; returns the last answer and the median time.
+fn run_query(p: &Project, body: &str, now_ms: i64, repeat: u32) -> (Result<Response, Error>, f64) {
+    let mut times = Vec::with_capacity(repeat as usize);
+    let mut last = None;
+    for _ in 0..repeat {
+        let t = std::time::Instant::now();
+        let r =
+            tally::parse_query_str(body).map_err(Error::from).and_then(|q| p.query_at(&q, now_ms));
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        last = Some(r);
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    (
+        last.unwrap_or_else(|| {
+            Err(Error::InvalidParameter {
+                name: "repeat".into(),
+                reason: "must be at least 1".into(),
+            })
+        }),
+        median,
+    )
+}
+
+fn query(g: &Global, a: &QueryArgs) -> Result<u8, Fail> {
+    let now_ms = match &a.now {
+        Some(s) => tally_ingest::parse_timestamp(s).ok_or_else(|| Fail {
+            code: 2,
+            error: Error::InvalidParameter {
+                name: "--now".into(),
+                reason: format!("not an ISO-8601 date-time: {s:?}"),
+            },
+        })?,
+        None => tally_ingest::SystemClock.now_ms(),
+    };
+    let engine = open_engine(g)?;
+    let p = project(&engine, g)?;
+    authorize(&p, g, &[KeyKind::Master, KeyKind::Read])?;
+    let lines: Vec<(usize, String)> = match (&a.query, &a.file) {
+        (Some(q), _) => vec![(1, q.clone())],
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f).map_err(|e| Fail {
+                code: 1,
+                error: Error::Io { path: f.display().to_string(), source: e },
+            })?;
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| (i + 1, l.to_string()))
+                .collect()
+        }
+        (None, None) => Vec::new(),
+    };
+    let mut ok = true;
+    for (line, body) in &lines {
+        let (r, ms) = run_query(&p, body, now_ms, a.repeat);
+        match r {
+            Ok(resp) => print_response(&resp),
+            Err(e) => {
+                ok = false;
+                print_json(&e.to_json());
+            }
+        }
+        if a.time {
+            eprintln!("time_ms {line} {ms:.3}");
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
 }
 
 fn project_json(p: &Project) -> serde_json::Value {
@@ -261,6 +367,27 @@ fn ingest(g: &Global, a: &IngestArgs) -> Result<u8, Fail> {
     Ok(if summary.rejected > 0 { 3 } else { 0 })
 }
 
+/// "Now" of the demo: 2024-04-01T00:00:00Z, the end of the generator's window.
+const DEMO_NOW_MS: i64 = 1_711_929_600_000;
+
+/// The demo's representative queries, one per kind of analysis.
+const DEMO_QUERIES: &[&str] = &[
+    r#"{"analysis_type": "count", "event_collection": "pageviews", "timeframe": "previous_90_days"}"#,
+    r#"{"analysis_type": "count", "event_collection": "pageviews", "timeframe": "previous_90_days", "filters": [{"property_name": "device.type", "operator": "eq", "property_value": "mobile"}]}"#,
+    r#"{"analysis_type": "count", "event_collection": "pageviews", "timeframe": "previous_90_days", "filters": [{"property_name": "user.plan", "operator": "in", "property_value": ["pro", "enterprise"]}, {"property_name": "referrer.domain", "operator": "exists", "property_value": true}, {"property_name": "on_sale", "operator": "eq", "property_value": false}]}"#,
+    r#"{"analysis_type": "count_unique", "event_collection": "pageviews", "target_property": "user.id", "timeframe": "previous_90_days"}"#,
+    r#"{"analysis_type": "sum", "event_collection": "purchases", "target_property": "price", "timeframe": "previous_90_days", "group_by": "currency"}"#,
+    r#"{"analysis_type": "average", "event_collection": "purchases", "target_property": "price", "timeframe": "previous_90_days", "filters": [{"property_name": "on_sale", "operator": "eq", "property_value": true}]}"#,
+    r#"{"analysis_type": "median", "event_collection": "pageviews", "target_property": "session_ms", "timeframe": "previous_90_days"}"#,
+    r#"{"analysis_type": "percentile", "percentile": 95, "event_collection": "pageviews", "target_property": "page.load_ms", "timeframe": "previous_90_days"}"#,
+    r#"{"analysis_type": "count", "event_collection": "pageviews", "timeframe": "previous_90_days", "group_by": "referrer.domain", "filters": [{"property_name": "referrer.domain", "operator": "ne", "property_value": "google.com"}, {"property_name": "referrer.domain", "operator": "exists", "property_value": true}], "order_by": {"property_name": "result", "direction": "DESC"}, "limit": 5}"#,
+    r#"{"analysis_type": "count", "event_collection": "signups", "timeframe": "previous_7_days", "interval": "daily", "timezone": "US/Pacific"}"#,
+    r#"{"analysis_type": "select_unique", "event_collection": "purchases", "target_property": "payment.method", "timeframe": "previous_90_days"}"#,
+    r#"{"analysis_type": "multi_analysis", "event_collection": "purchases", "timeframe": "previous_90_days", "group_by": "device.type", "analyses": {"revenue": {"analysis_type": "sum", "target_property": "price"}, "buyers": {"analysis_type": "count_unique", "target_property": "user.id"}}}"#,
+    r#"{"analysis_type": "funnel", "timeframe": "previous_90_days", "steps": [{"event_collection": "signups", "actor_property": "user.id"}, {"event_collection": "pageviews", "actor_property": "user.id"}, {"event_collection": "purchases", "actor_property": "user.id"}]}"#,
+    r#"{"analysis_type": "extraction", "event_collection": "purchases", "timeframe": "previous_90_days", "latest": 2, "property_names": ["keen.timestamp", "item.name", "price"]}"#,
+];
+
 fn demo(g: &Global, a: &DemoArgs) -> Result<u8, Fail> {
     // Without --data-dir the demo works in a temporary directory that is
     // removed at the end (`tmp` drops last).
@@ -311,8 +438,27 @@ fn demo(g: &Global, a: &DemoArgs) -> Result<u8, Fail> {
     );
     for c in p.schema() {
         let rows = p.snapshot(&c.name).map(|s| s.rows()).unwrap_or(0);
-        println!("collection {:?}: {} events", c.name, rows);
-        print_json(&c);
+        println!("collection {:?}: {} events, {} properties", c.name, rows, c.properties.len());
+    }
+    // The generator spreads events over the 90 days from 2024-01-01, so
+    // "now" is fixed at the end of that window for the relative timeframes.
+    let now_ms = DEMO_NOW_MS;
+    println!("\nqueries (now = 2024-04-01T00:00:00.000Z):");
+    let mut failed = 0;
+    for q in DEMO_QUERIES {
+        let (r, ms) = run_query(&p, q, now_ms, 1);
+        println!("\n> {q}");
+        match r {
+            Ok(resp) => print_response(&resp),
+            Err(e) => {
+                failed += 1;
+                print_json(&e.to_json());
+            }
+        }
+        println!("  ({ms:.2} ms)");
+    }
+    if failed > 0 {
+        return Ok(1);
     }
     Ok(0)
 }

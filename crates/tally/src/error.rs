@@ -10,6 +10,9 @@ pub enum Error {
     /// An ingest-side error (bad event, limit, storage, corruption).
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// An invalid query, or a query that hit a limit (keen-semantics §7).
+    #[error(transparent)]
+    Query(#[from] tally_query::QueryError),
     /// No key, an unknown key, a revoked key, or a key not allowed to do this.
     #[error("invalid api key")]
     InvalidApiKey,
@@ -57,6 +60,7 @@ impl Error {
     pub fn error_code(&self) -> &'static str {
         match self {
             Error::Ingest(e) => e.code().as_str(),
+            Error::Query(e) => e.code.as_str(),
             Error::InvalidApiKey => "InvalidApiKeyError",
             Error::AdminOnly => "AdminOnlyEndpointError",
             Error::NotFound { .. } => ErrorCode::ResourceNotFound.as_str(),

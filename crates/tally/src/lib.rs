@@ -51,6 +51,7 @@ mod error;
 mod ingest;
 mod keys;
 mod project;
+mod query;
 mod schema;
 
 pub use engine::{validate_project_id, Engine, EngineBuilder, DEFAULT_DATA_DIR, LOCK_FILE};
@@ -65,6 +66,9 @@ pub use schema::{CollectionSchema, PropertySchema};
 pub use tally_ingest::{
     Clock, Collection, CollectionOptions, Durability, EventLimits, FixedClock, Snapshot,
     SystemClock,
+};
+pub use tally_query::{
+    parse_analysis, parse_query, parse_query_str, Query, QueryError, QueryErrorCode, Response,
 };
 
 /// The README's library example, compiled and run as a doc-test.

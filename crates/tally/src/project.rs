@@ -159,6 +159,11 @@ impl Project {
         })
     }
 
+    /// "Now" from the engine's clock (Unix ms).
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.engine.clock.now_ms()
+    }
+
     /// The project id.
     pub fn id(&self) -> &str {
         &self.inner.file.id
