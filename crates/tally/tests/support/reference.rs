@@ -96,7 +96,8 @@ impl Num {
     /// From an f64, folding integral values within i64 into `I`.
     pub fn from_f64(f: f64) -> Num {
         // 9_223_372_036_854_775_808.0 is 2^63, the first value outside i64.
-        if f.fract() == 0.0 && f >= -9_223_372_036_854_775_808.0 && f < 9_223_372_036_854_775_808.0
+        if f.fract() == 0.0
+            && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f)
         {
             Num::I(f as i64)
         } else {
@@ -223,7 +224,11 @@ pub fn render_value(v: &V) -> Value {
 // ---------------------------------------------------------------------------
 
 fn days_in_month(y: i32, m: u32) -> u32 {
-    let next = if m == 12 { NaiveDate::from_ymd_opt(y + 1, 1, 1) } else { NaiveDate::from_ymd_opt(y, m + 1, 1) };
+    let next = if m == 12 {
+        NaiveDate::from_ymd_opt(y + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(y, m + 1, 1)
+    };
     match (NaiveDate::from_ymd_opt(y, m, 1), next) {
         (Some(a), Some(b)) => (b - a).num_days() as u32,
         _ => 31,
@@ -253,9 +258,11 @@ fn parse_iso(s: &str, zone_required: bool) -> Option<i64> {
         })
     };
     let c = re.captures(s)?;
-    let num = |i: usize| -> Option<u32> { c.get(i).map(|m| m.as_str().parse().ok()).unwrap_or(Some(0)) };
+    let num =
+        |i: usize| -> Option<u32> { c.get(i).map(|m| m.as_str().parse().ok()).unwrap_or(Some(0)) };
     let (y, mo, d, h, mi, se) = (num(1)? as i32, num(2)?, num(3)?, num(4)?, num(5)?, num(6)?);
-    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59 {
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 59
+    {
         return None;
     }
     let mut ms: i64 = 0;
@@ -375,7 +382,7 @@ fn flatten_into(prefix: &str, obj: &Map<String, Value>, out: &mut Vec<(String, V
     Ok(())
 }
 
-fn load_events<'a>(events: &'a [(String, Value)], collection: &str) -> R<Vec<Ev>> {
+fn load_events(events: &[(String, Value)], collection: &str) -> R<Vec<Ev>> {
     let mut out = Vec::new();
     for (c, e) in events {
         if c != collection {
@@ -390,11 +397,10 @@ fn load_event(e: &Value) -> R<Ev> {
     let Some(obj) = e.as_object() else {
         return Err(RefError::new("InvalidEventError", "event is not a JSON object"));
     };
-    let ts = e
-        .pointer("/keen/timestamp")
-        .and_then(Value::as_str)
-        .and_then(parse_timestamp)
-        .ok_or_else(|| RefError::new("InvalidPropertyValueError", "keen.timestamp missing or bad"))?;
+    let ts =
+        e.pointer("/keen/timestamp").and_then(Value::as_str).and_then(parse_timestamp).ok_or_else(
+            || RefError::new("InvalidPropertyValueError", "keen.timestamp missing or bad"),
+        )?;
     let id = e.pointer("/keen/id").and_then(Value::as_str).unwrap_or("").to_string();
     let mut props = flatten(obj)?;
     props.retain(|(_, v)| !matches!(v, V::Null));
@@ -516,7 +522,7 @@ impl Zone {
             (a % 3600) / 60
         );
         // choice: an offset with seconds prints them (`-07:52:58`).
-        if a % 60 != 0 {
+        if !a.is_multiple_of(60) {
             s.push_str(&format!(":{:02}", a % 60));
         }
         s
@@ -608,7 +614,9 @@ fn floor_local(zone: &Zone, u: Unit, t: i64) -> Option<NaiveDateTime> {
     let d = zone.local(t)?.date();
     let day = match u {
         Unit::Day | Unit::Minute | Unit::Hour => d,
-        Unit::Week => d.checked_sub_days(chrono::Days::new(u64::from(d.weekday().num_days_from_sunday())))?,
+        Unit::Week => {
+            d.checked_sub_days(chrono::Days::new(u64::from(d.weekday().num_days_from_sunday())))?
+        }
         Unit::Month => NaiveDate::from_ymd_opt(d.year(), d.month(), 1)?,
         Unit::Year => NaiveDate::from_ymd_opt(d.year(), 1, 1)?,
     };
@@ -646,9 +654,9 @@ fn add_local(local: NaiveDateTime, u: Unit, k: i64) -> Option<NaiveDateTime> {
         Unit::Week => days(k.checked_mul(7)?),
         Unit::Month => months(k),
         Unit::Year => months(k.checked_mul(12)?),
-        Unit::Minute | Unit::Hour => {
-            local.checked_add_signed(chrono::TimeDelta::try_milliseconds(k.checked_mul(elapsed_ms(u)?)?)?)
-        }
+        Unit::Minute | Unit::Hour => local.checked_add_signed(chrono::TimeDelta::try_milliseconds(
+            k.checked_mul(elapsed_ms(u)?)?,
+        )?),
     }
 }
 
@@ -664,10 +672,9 @@ fn parse_timeframe(v: Option<&Value>, field: &str) -> R<Tf> {
         None | Some(Value::Null) => Err(bad_timeframe(field, "timeframe is required")),
         Some(Value::Object(m)) => {
             let get = |k: &str| -> R<i64> {
-                m.get(k)
-                    .and_then(Value::as_str)
-                    .and_then(parse_timestamp)
-                    .ok_or_else(|| bad_timeframe(&format!("{field}.{k}"), "not an ISO-8601 date-time"))
+                m.get(k).and_then(Value::as_str).and_then(parse_timestamp).ok_or_else(|| {
+                    bad_timeframe(&format!("{field}.{k}"), "not an ISO-8601 date-time")
+                })
             };
             let (s, e) = (get("start")?, get("end")?);
             if s >= e {
@@ -675,7 +682,8 @@ fn parse_timeframe(v: Option<&Value>, field: &str) -> R<Tf> {
             }
             Ok(Tf::Absolute(s, e))
         }
-        Some(Value::String(s)) => parse_relative(s).ok_or_else(|| bad_timeframe(field, format!("bad relative timeframe {s:?}"))),
+        Some(Value::String(s)) => parse_relative(s)
+            .ok_or_else(|| bad_timeframe(field, format!("bad relative timeframe {s:?}"))),
         Some(_) => Err(bad_timeframe(field, "must be a string or an object")),
     }
 }
@@ -709,13 +717,15 @@ fn resolve_timeframe(tf: &Tf, zone: &Zone, now: i64, field: &str) -> R<(i64, i64
             let (start, end) = if let Some(ums) = elapsed_ms(unit) {
                 let f = floor_elapsed(zone, ums, now).ok_or_else(overflow)?;
                 let back = if this { n - 1 } else { n };
-                let start = back.checked_mul(ums).and_then(|b| f.checked_sub(b)).ok_or_else(overflow)?;
+                let start =
+                    back.checked_mul(ums).and_then(|b| f.checked_sub(b)).ok_or_else(overflow)?;
                 let end = if this { f.checked_add(ums).ok_or_else(overflow)? } else { f };
                 (start, end)
             } else {
                 let f = floor_local(zone, unit, now).ok_or_else(overflow)?;
                 let back = if this { n - 1 } else { n };
-                let s = add_local(f, unit, -back).and_then(|l| zone.resolve(l)).ok_or_else(overflow)?;
+                let s =
+                    add_local(f, unit, -back).and_then(|l| zone.resolve(l)).ok_or_else(overflow)?;
                 let e = if this { add_local(f, unit, 1) } else { Some(f) };
                 let e = e.and_then(|l| zone.resolve(l)).ok_or_else(overflow)?;
                 (s, e)
@@ -775,7 +785,9 @@ fn buckets(iv: Interval, zone: &Zone, start: i64, end: i64) -> R<Vec<(i64, i64)>
         let next = match iv {
             Interval::Named(u) => match elapsed_ms(u) {
                 Some(ums) => floor_elapsed(zone, ums, cur).and_then(|f| f.checked_add(ums)),
-                None => floor_local(zone, u, cur).and_then(|f| add_local(f, u, 1)).and_then(|l| zone.resolve(l)),
+                None => floor_local(zone, u, cur)
+                    .and_then(|f| add_local(f, u, 1))
+                    .and_then(|l| zone.resolve(l)),
             },
             // every_N_u: boundary k = start + k·N units (§0, §5.2).
             Interval::Every(n, u) => {
@@ -884,7 +896,11 @@ fn parse_filters(v: Option<&Value>, field: &str) -> R<Vec<Filter>> {
             if count_filters(&Value::Array(items.clone())) > MAX_FILTERS {
                 return Err(bad_filter(field, format!("more than {MAX_FILTERS} filters")));
             }
-            items.iter().enumerate().map(|(i, f)| parse_filter(f, &format!("{field}[{i}]"))).collect()
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, f)| parse_filter(f, &format!("{field}[{i}]")))
+                .collect()
         }
         Some(_) => Err(bad_filter(field, "must be an array of filters")),
     }
@@ -900,10 +916,9 @@ fn parse_filter(v: &Value, field: &str) -> R<Filter> {
         .get("property_value")
         .ok_or_else(|| bad_filter(&format!("{field}.property_value"), "missing"))?;
     if op == "or" {
-        let subs = value
-            .as_array()
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| bad_filter(&format!("{field}.property_value"), "or needs a non-empty array of filters"))?;
+        let subs = value.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+            bad_filter(&format!("{field}.property_value"), "or needs a non-empty array of filters")
+        })?;
         let subs = subs
             .iter()
             .enumerate()
@@ -921,8 +936,12 @@ fn parse_filter(v: &Value, field: &str) -> R<Filter> {
     let ptype = match m.get("property_type") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => match s.as_str() {
-            "String" | "Number" | "Boolean" | "Datetime" | "List" | "Geo" | "Null" => Some(s.as_str()),
-            _ => return Err(bad_filter(&format!("{field}.property_type"), "unknown property type")),
+            "String" | "Number" | "Boolean" | "Datetime" | "List" | "Geo" | "Null" => {
+                Some(s.as_str())
+            }
+            _ => {
+                return Err(bad_filter(&format!("{field}.property_type"), "unknown property type"))
+            }
         },
         Some(_) => return Err(bad_filter(&format!("{field}.property_type"), "must be a string")),
     };
@@ -932,7 +951,9 @@ fn parse_filter(v: &Value, field: &str) -> R<Filter> {
     let prim_of = |x: &Value| -> R<V> {
         if ptype == Some("Datetime") {
             return match x {
-                Value::String(s) => parse_timestamp(s).map(V::Dt).ok_or_else(|| bad_filter(&vfield, "not an ISO-8601 date-time")),
+                Value::String(s) => parse_timestamp(s)
+                    .map(V::Dt)
+                    .ok_or_else(|| bad_filter(&vfield, "not an ISO-8601 date-time")),
                 _ => Err(bad_filter(&vfield, "Datetime needs an ISO-8601 string")),
             };
         }
@@ -942,7 +963,9 @@ fn parse_filter(v: &Value, field: &str) -> R<Filter> {
         "eq" | "ne" => {
             let fv = match &value {
                 Value::Array(items) => V::List(items.iter().map(&prim_of).collect::<R<Vec<_>>>()?),
-                Value::Object(_) => return Err(bad_filter(&vfield, "an object is not a filter value")),
+                Value::Object(_) => {
+                    return Err(bad_filter(&vfield, "an object is not a filter value"))
+                }
                 x => prim_of(x)?,
             };
             if op == "eq" {
@@ -988,7 +1011,8 @@ fn parse_filter(v: &Value, field: &str) -> R<Filter> {
             if s.chars().count() > 1000 {
                 return Err(bad_filter(&vfield, "pattern longer than 1000 characters"));
             }
-            let re = regex::Regex::new(s).map_err(|e| bad_filter(&vfield, format!("bad pattern: {e}")))?;
+            let re = regex::Regex::new(s)
+                .map_err(|e| bad_filter(&vfield, format!("bad pattern: {e}")))?;
             Op::Regex(re)
         }
         "within" => {
@@ -998,7 +1022,12 @@ fn parse_filter(v: &Value, field: &str) -> R<Filter> {
                     format!("{field}.property_name: within applies only to {GEO_PATH}"),
                 ));
             }
-            let bad = || bad_filter(&vfield, "within needs {\"coordinates\": [lon, lat], \"max_distance_miles\": d}");
+            let bad = || {
+                bad_filter(
+                    &vfield,
+                    "within needs {\"coordinates\": [lon, lat], \"max_distance_miles\": d}",
+                )
+            };
             let o = value.as_object().ok_or_else(bad)?;
             let c = o.get("coordinates").and_then(Value::as_array).ok_or_else(bad)?;
             let (lon, lat) = match c.as_slice() {
@@ -1011,7 +1040,12 @@ fn parse_filter(v: &Value, field: &str) -> R<Filter> {
             }
             Op::Within(lon, lat, d)
         }
-        other => return Err(bad_filter(&format!("{field}.operator"), format!("unknown operator {other:?}"))),
+        other => {
+            return Err(bad_filter(
+                &format!("{field}.operator"),
+                format!("unknown operator {other:?}"),
+            ))
+        }
     };
     Ok(Filter { path, op })
 }
@@ -1034,7 +1068,10 @@ fn scalar_eq(stored: &V, fv: &V) -> bool {
 /// (§3.2 notes). choice: here a null element equals a null element.
 fn list_eq(stored: &[V], fv: &[V]) -> bool {
     stored.len() == fv.len()
-        && stored.iter().zip(fv).all(|(a, b)| matches!((a, b), (V::Null, V::Null)) || scalar_eq(a, b))
+        && stored
+            .iter()
+            .zip(fv)
+            .all(|(a, b)| matches!((a, b), (V::Null, V::Null)) || scalar_eq(a, b))
 }
 
 fn eq_matches(stored: Option<&V>, fv: &V) -> bool {
@@ -1154,7 +1191,11 @@ const SIMPLE_TYPES: [&str; 10] = [
 /// or one member of `analyses`).
 fn parse_metric(kind: &str, m: &Map<String, Value>, field: &str) -> R<Metric> {
     let target = || -> R<String> {
-        let f = if field.is_empty() { "target_property".to_string() } else { format!("{field}.target_property") };
+        let f = if field.is_empty() {
+            "target_property".to_string()
+        } else {
+            format!("{field}.target_property")
+        };
         match m.get("target_property") {
             None | Some(Value::Null) => Err(missing(&f)),
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -1171,7 +1212,11 @@ fn parse_metric(kind: &str, m: &Map<String, Value>, field: &str) -> R<Metric> {
         "median" => Metric::Percentile(target()?, 5000),
         "percentile" => {
             let t = target()?;
-            let f = if field.is_empty() { "percentile".to_string() } else { format!("{field}.percentile") };
+            let f = if field.is_empty() {
+                "percentile".to_string()
+            } else {
+                format!("{field}.percentile")
+            };
             let p = match m.get("percentile") {
                 None | Some(Value::Null) => return Err(missing(&f)),
                 Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
@@ -1185,7 +1230,12 @@ fn parse_metric(kind: &str, m: &Map<String, Value>, field: &str) -> R<Metric> {
         }
         "select_unique" => Metric::SelectUnique(target()?),
         "standard_deviation" => Metric::StdDev(target()?),
-        other => return Err(invalid(&format!("{field}analysis_type"), format!("unknown analysis type {other:?}"))),
+        other => {
+            return Err(invalid(
+                &format!("{field}analysis_type"),
+                format!("unknown analysis type {other:?}"),
+            ))
+        }
     })
 }
 
@@ -1251,12 +1301,18 @@ fn metric_value(m: &Metric, events: &[&Ev]) -> Value {
     match m {
         Metric::Count => Value::from(events.len() as u64),
         Metric::CountUnique(p) => Value::from(distinct_values(events, p).len() as u64),
-        Metric::SelectUnique(p) => Value::Array(distinct_values(events, p).iter().map(render_value).collect()),
+        Metric::SelectUnique(p) => {
+            Value::Array(distinct_values(events, p).iter().map(render_value).collect())
+        }
         Metric::Min(p) | Metric::Max(p) => {
             let nums = numbers(events, p);
             let pick = nums.into_iter().reduce(|a, b| {
                 let o = num_cmp(a, b);
-                let take_b = if matches!(m, Metric::Min(_)) { o == Ordering::Greater } else { o == Ordering::Less };
+                let take_b = if matches!(m, Metric::Min(_)) {
+                    o == Ordering::Greater
+                } else {
+                    o == Ordering::Less
+                };
                 if take_b {
                     b
                 } else {
@@ -1318,7 +1374,9 @@ enum GroupSpec {
 impl GroupSpec {
     fn name(&self) -> &str {
         match self {
-            GroupSpec::Path(p) | GroupSpec::Buckets { path: p, .. } | GroupSpec::Ranges { path: p, .. } => p,
+            GroupSpec::Path(p)
+            | GroupSpec::Buckets { path: p, .. }
+            | GroupSpec::Ranges { path: p, .. } => p,
         }
     }
 }
@@ -1334,8 +1392,20 @@ enum G {
 fn opt_num_cmp(a: Option<Num>, b: Option<Num>, open_first: bool) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
-        (None, Some(_)) => if open_first { Ordering::Less } else { Ordering::Greater },
-        (Some(_), None) => if open_first { Ordering::Greater } else { Ordering::Less },
+        (None, Some(_)) => {
+            if open_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (Some(_), None) => {
+            if open_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
         (Some(x), Some(y)) => num_cmp(x, y),
     }
 }
@@ -1396,27 +1466,33 @@ fn parse_group_by(v: &Value) -> R<Vec<GroupSpec>> {
                 match (m.get("buckets"), m.get("ranges")) {
                     (Some(b), None) => {
                         let size = b.get("size").and_then(Value::as_f64).filter(|s| *s > 0.0);
-                        let size = size.ok_or_else(|| invalid(&format!("{field}.buckets.size"), "must be a number > 0"))?;
+                        let size = size.ok_or_else(|| {
+                            invalid(&format!("{field}.buckets.size"), "must be a number > 0")
+                        })?;
                         let offset = match b.get("offset") {
                             None | Some(Value::Null) => 0.0,
-                            Some(o) => o.as_f64().ok_or_else(|| invalid(&format!("{field}.buckets.offset"), "must be a number"))?,
+                            Some(o) => o.as_f64().ok_or_else(|| {
+                                invalid(&format!("{field}.buckets.offset"), "must be a number")
+                            })?,
                         };
                         GroupSpec::Buckets { path, size, offset }
                     }
                     (None, Some(r)) => {
-                        let arr = r
-                            .as_array()
-                            .filter(|a| !a.is_empty())
-                            .ok_or_else(|| invalid(&format!("{field}.ranges"), "must be a non-empty array"))?;
+                        let arr = r.as_array().filter(|a| !a.is_empty()).ok_or_else(|| {
+                            invalid(&format!("{field}.ranges"), "must be a non-empty array")
+                        })?;
                         let mut ranges = Vec::new();
                         for (j, rg) in arr.iter().enumerate() {
                             let rf = format!("{field}.ranges[{j}]");
-                            let o = rg.as_object().ok_or_else(|| invalid(&rf, "must be an object"))?;
+                            let o =
+                                rg.as_object().ok_or_else(|| invalid(&rf, "must be an object"))?;
                             let side = |k: &str| -> R<Option<Num>> {
                                 match o.get(k) {
                                     None | Some(Value::Null) => Ok(None),
                                     Some(Value::Number(n)) => Ok(Some(Num::from_json(n))),
-                                    Some(_) => Err(invalid(&format!("{rf}.{k}"), "must be a number")),
+                                    Some(_) => {
+                                        Err(invalid(&format!("{rf}.{k}"), "must be a number"))
+                                    }
                                 }
                             };
                             ranges.push((side("from")?, side("to")?));
@@ -1467,7 +1543,8 @@ fn group_values(spec: &GroupSpec, ev: &Ev) -> Vec<G> {
             let hits: Vec<G> = ranges
                 .iter()
                 .filter(|(f, t)| {
-                    f.is_none_or(|f| num_cmp(x, f) != Ordering::Less) && t.is_none_or(|t| num_cmp(x, t) == Ordering::Less)
+                    f.is_none_or(|f| num_cmp(x, f) != Ordering::Less)
+                        && t.is_none_or(|t| num_cmp(x, t) == Ordering::Less)
                 })
                 .map(|(f, t)| G::Range(*f, *t))
                 .collect();
@@ -1518,7 +1595,11 @@ enum OrderKey {
     Group(usize),
 }
 
-fn parse_order_by(v: &Value, specs: &[GroupSpec], labels: Option<&[String]>) -> R<Vec<(OrderKey, bool)>> {
+fn parse_order_by(
+    v: &Value,
+    specs: &[GroupSpec],
+    labels: Option<&[String]>,
+) -> R<Vec<(OrderKey, bool)>> {
     let items: Vec<&Value> = match v {
         Value::Array(a) => a.iter().collect(),
         x => vec![x],
@@ -1540,7 +1621,9 @@ fn parse_order_by(v: &Value, specs: &[GroupSpec], labels: Option<&[String]>) -> 
                     None | Some(Value::Null) => false,
                     Some(Value::String(d)) if d.eq_ignore_ascii_case("asc") => false,
                     Some(Value::String(d)) if d.eq_ignore_ascii_case("desc") => true,
-                    Some(_) => return Err(invalid(&format!("{field}.direction"), "must be ASC or DESC")),
+                    Some(_) => {
+                        return Err(invalid(&format!("{field}.direction"), "must be ASC or DESC"))
+                    }
                 };
                 (name.to_string(), desc)
             }
@@ -1599,7 +1682,9 @@ fn order_rows(rows: &mut Vec<Row>, order: &[(OrderKey, bool)], limit: Option<usi
                     }
                 }
                 OrderKey::Result(label) => {
-                    let get = |r: &Row| r.results.iter().find(|(l, _)| l == label).and_then(|(_, v)| result_as_v(v));
+                    let get = |r: &Row| {
+                        r.results.iter().find(|(l, _)| l == label).and_then(|(_, v)| result_as_v(v))
+                    };
                     (get(a), get(b))
                 }
             };
@@ -1679,7 +1764,12 @@ pub fn evaluate(events: &[(String, Value)], query: &Value, now_ms: i64) -> Resul
                 let sub = match opt(d, "analysis_type") {
                     None => return Err(missing(&format!("{f}.analysis_type"))),
                     Some(Value::String(s)) if SIMPLE_TYPES.contains(&s.as_str()) => s.clone(),
-                    Some(_) => return Err(invalid(&format!("{f}.analysis_type"), "not allowed in multi_analysis")),
+                    Some(_) => {
+                        return Err(invalid(
+                            &format!("{f}.analysis_type"),
+                            "not allowed in multi_analysis",
+                        ))
+                    }
                 };
                 metrics.push((label.clone(), parse_metric(&sub, d, &format!("{f}."))?));
             }
@@ -1696,7 +1786,9 @@ pub fn evaluate(events: &[(String, Value)], query: &Value, now_ms: i64) -> Resul
 
 /// The events of `collection` inside `[start, end)` that pass `filters`.
 fn matching<'a>(evs: &'a [Ev], start: i64, end: i64, filters: &[Filter]) -> Vec<&'a Ev> {
-    evs.iter().filter(|e| e.ts >= start && e.ts < end && filters.iter().all(|f| filter_matches(f, e))).collect()
+    evs.iter()
+        .filter(|e| e.ts >= start && e.ts < end && filters.iter().all(|f| filter_matches(f, e)))
+        .collect()
 }
 
 fn results_of(metrics: &[(String, Metric)], events: &[&Ev]) -> Vec<(String, Value)> {
@@ -1722,14 +1814,19 @@ fn eval_grouped(
     if let Some(specs) = &specs {
         if multi {
             if let Some(s) = specs.iter().find(|s| labels.iter().any(|l| l == s.name())) {
-                return Err(invalid("group_by", format!("{:?} is also an analysis label", s.name())));
+                return Err(invalid(
+                    "group_by",
+                    format!("{:?} is also an analysis label", s.name()),
+                ));
             }
         }
     }
     let order = match opt(m, "order_by") {
         None => Vec::new(),
         Some(v) => {
-            let Some(specs) = &specs else { return Err(invalid("order_by", "order_by requires group_by")) };
+            let Some(specs) = &specs else {
+                return Err(invalid("order_by", "order_by requires group_by"));
+            };
             parse_order_by(v, specs, if multi { Some(&labels) } else { None })?
         }
     };
@@ -1839,7 +1936,9 @@ fn eval_funnel(events: &[(String, Value)], m: &Map<String, Value>, now: i64) -> 
     let steps = match opt(m, "steps") {
         None => return Err(missing("steps")),
         Some(Value::Array(s)) if !s.is_empty() && s.len() <= MAX_STEPS => s,
-        Some(_) => return Err(invalid("steps", format!("must be an array of 1 to {MAX_STEPS} steps"))),
+        Some(_) => {
+            return Err(invalid("steps", format!("must be an array of 1 to {MAX_STEPS} steps")))
+        }
     };
     let mut echo = Vec::new();
     let mut parsed = Vec::new();
@@ -1850,7 +1949,9 @@ fn eval_funnel(events: &[(String, Value)], m: &Map<String, Value>, now: i64) -> 
         let actor = match opt(s, "actor_property") {
             None => return Err(missing(&format!("{f}.actor_property"))),
             Some(Value::String(a)) if !a.is_empty() => a.clone(),
-            Some(_) => return Err(invalid(&format!("{f}.actor_property"), "must be a non-empty string")),
+            Some(_) => {
+                return Err(invalid(&format!("{f}.actor_property"), "must be a non-empty string"))
+            }
         };
         let tf_json = opt(s, "timeframe").or_else(|| opt(m, "timeframe"));
         let tf = parse_timeframe(tf_json, &format!("{f}.timeframe"))?;
@@ -1864,7 +1965,8 @@ fn eval_funnel(events: &[(String, Value)], m: &Map<String, Value>, now: i64) -> 
                 Some(_) => Err(invalid(&format!("{f}.{k}"), "must be true or false")),
             }
         };
-        let (optional, inverted, with_actors) = (flag("optional")?, flag("inverted")?, flag("with_actors")?);
+        let (optional, inverted, with_actors) =
+            (flag("optional")?, flag("inverted")?, flag("with_actors")?);
         if i == 0 && (optional || inverted) {
             return Err(invalid(&f, "the first step may be neither optional nor inverted"));
         }
@@ -1873,8 +1975,14 @@ fn eval_funnel(events: &[(String, Value)], m: &Map<String, Value>, now: i64) -> 
         e.insert("event_collection".into(), Value::String(collection.clone()));
         e.insert("actor_property".into(), Value::String(actor.clone()));
         e.insert("timeframe".into(), tf_json.cloned().unwrap_or(Value::Null));
-        e.insert("timezone".into(), tz_json.cloned().unwrap_or_else(|| Value::String("UTC".into())));
-        e.insert("filters".into(), opt(s, "filters").cloned().unwrap_or_else(|| Value::Array(Vec::new())));
+        e.insert(
+            "timezone".into(),
+            tz_json.cloned().unwrap_or_else(|| Value::String("UTC".into())),
+        );
+        e.insert(
+            "filters".into(),
+            opt(s, "filters").cloned().unwrap_or_else(|| Value::Array(Vec::new())),
+        );
         e.insert("optional".into(), Value::Bool(optional));
         e.insert("inverted".into(), Value::Bool(inverted));
         e.insert("with_actors".into(), Value::Bool(with_actors));
@@ -1884,7 +1992,9 @@ fn eval_funnel(events: &[(String, Value)], m: &Map<String, Value>, now: i64) -> 
     let mut results = Vec::new();
     let mut actors = Vec::new();
     let mut running: Vec<V> = Vec::new();
-    for (k, (collection, actor, start, end, filters, optional, inverted, with_actors)) in parsed.iter().enumerate() {
+    for (k, (collection, actor, start, end, filters, optional, inverted, with_actors)) in
+        parsed.iter().enumerate()
+    {
         let evs = load_events(events, collection)?;
         let matched = matching(&evs, *start, *end, filters);
         // A_k: distinct non-null actor values (choice: a list value is one actor).
@@ -1900,7 +2010,11 @@ fn eval_funnel(events: &[(String, Value)], m: &Map<String, Value>, now: i64) -> 
             running.iter().filter(|v| in_a(v)).cloned().collect()
         };
         results.push(Value::from(s_k.len() as u64));
-        actors.push(if *with_actors { Value::Array(s_k.iter().map(render_value).collect()) } else { Value::Null });
+        actors.push(if *with_actors {
+            Value::Array(s_k.iter().map(render_value).collect())
+        } else {
+            Value::Null
+        });
         if k == 0 || !*optional {
             running = s_k;
         }
@@ -1952,7 +2066,11 @@ fn eval_extraction(events: &[(String, Value)], m: &Map<String, Value>, now: i64)
         None => None,
         Some(Value::Array(a)) => Some(
             a.iter()
-                .map(|x| x.as_str().map(str::to_string).ok_or_else(|| invalid("property_names", "must be strings")))
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| invalid("property_names", "must be strings"))
+                })
                 .collect::<R<Vec<_>>>()?,
         ),
         Some(_) => return Err(invalid("property_names", "must be an array of paths")),
@@ -1987,7 +2105,9 @@ fn eval_extraction(events: &[(String, Value)], m: &Map<String, Value>, now: i64)
             let stored = normalise(&e.raw).unwrap_or_else(|| Value::Object(Map::new()));
             match &names {
                 None => stored,
-                Some(keep) => project(&stored, "", keep).unwrap_or_else(|| Value::Object(Map::new())),
+                Some(keep) => {
+                    project(&stored, "", keep).unwrap_or_else(|| Value::Object(Map::new()))
+                }
             }
         })
         .collect();
