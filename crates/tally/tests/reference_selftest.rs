@@ -1197,6 +1197,28 @@ fn parameter_errors_s7() {
     assert_eq!(c(q), "InvalidParameterError");
 }
 
+#[test]
+fn metadata_and_ignored_members_s2_1() {
+    let events = vec![ev("c", "2024-06-12T10:00:00.000Z", json!({"a": 1, "b": {"c": 2}}))];
+    let q = json!({"analysis_type": "count", "event_collection": "c", "timeframe": "today",
+                   "include_metadata": true, "max_age": 300, "cache": false});
+    let out = run(&events, q);
+    assert_eq!(out["result"], json!(1));
+    let md = out["execution_metadata"].as_object().unwrap();
+    let mut keys: Vec<&str> = md.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, vec!["events_scanned", "properties_per_event", "total_processing_time"]);
+    assert_eq!(md["events_scanned"], json!(1));
+    let q = json!({"analysis_type": "count", "event_collection": "c", "timeframe": "today", "include_metadata": false});
+    assert_eq!(run(&events, q), json!({"result": 1}));
+    // Errors inside analyses name the member.
+    let q = json!({"analysis_type": "multi_analysis", "event_collection": "c", "timeframe": "today",
+                   "analyses": {"gross": {"analysis_type": "sum"}}});
+    let e = evaluate(&events, &q, NOW).unwrap_err();
+    assert_eq!(e.code, "MissingParameterError");
+    assert!(e.message.starts_with("analyses.gross.target_property"), "{}", e.message);
+}
+
 // ---------------------------------------------------------------------------
 // §9.5 extraction
 // ---------------------------------------------------------------------------

@@ -790,17 +790,29 @@ fn buckets(iv: Interval, zone: &Zone, start: i64, end: i64) -> R<Vec<(i64, i64)>
                     .and_then(|l| zone.resolve(l)),
             },
             // every_N_u: boundary k = start + k·N units (§0, §5.2).
-            Interval::Every(n, u) => {
-                let steps = k.checked_mul(n).ok_or_else(overflow)?;
-                match elapsed_ms(u) {
-                    Some(ums) => steps.checked_mul(ums).and_then(|d| start.checked_add(d)),
-                    None => add_local(local_start, u, steps).and_then(|l| zone.resolve(l)),
+            Interval::Every(n, u) => match (k.checked_mul(n), elapsed_ms(u)) {
+                (None, _) => None,
+                (Some(steps), Some(ums)) => {
+                    steps.checked_mul(ums).and_then(|d| start.checked_add(d))
                 }
-            }
+                (Some(steps), None) => {
+                    add_local(local_start, u, steps).and_then(|l| zone.resolve(l))
+                }
+            },
         }
-        .ok_or_else(overflow)?;
+        // A boundary past the representable range lies past `end`: clip.
+        .unwrap_or(end);
         if next <= cur {
-            // A boundary that does not advance (only in pathological zones): skip it.
+            if matches!(iv, Interval::Named(_)) {
+                // Cannot happen with real zone data: a calendar unit always ends
+                // after the instant it contains. Fail instead of looping.
+                return Err(RefError::new(
+                    "InternalServerError",
+                    "interval boundary does not advance",
+                ));
+            }
+            // every_N_u: a boundary that falls before the previous one (a
+            // clamped or DST-shifted local time) is skipped.
             continue;
         }
         let next = next.min(end);
@@ -1188,14 +1200,11 @@ const SIMPLE_TYPES: [&str; 10] = [
 ];
 
 /// Parses an analysis type and its own parameters from `m` (the query body
-/// or one member of `analyses`).
+/// or one member of `analyses`); `field` prefixes error field names
+/// (`""` or `"analyses.<label>."`).
 fn parse_metric(kind: &str, m: &Map<String, Value>, field: &str) -> R<Metric> {
     let target = || -> R<String> {
-        let f = if field.is_empty() {
-            "target_property".to_string()
-        } else {
-            format!("{field}.target_property")
-        };
+        let f = format!("{field}target_property");
         match m.get("target_property") {
             None | Some(Value::Null) => Err(missing(&f)),
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -1212,11 +1221,7 @@ fn parse_metric(kind: &str, m: &Map<String, Value>, field: &str) -> R<Metric> {
         "median" => Metric::Percentile(target()?, 5000),
         "percentile" => {
             let t = target()?;
-            let f = if field.is_empty() {
-                "percentile".to_string()
-            } else {
-                format!("{field}.percentile")
-            };
+            let f = format!("{field}percentile");
             let p = match m.get("percentile") {
                 None | Some(Value::Null) => return Err(missing(&f)),
                 Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
@@ -1747,6 +1752,60 @@ pub fn evaluate(events: &[(String, Value)], query: &Value, now_ms: i64) -> Resul
             _ => return Err(invalid("max_age", "must be an integer in (30, 129600]")),
         }
     }
+    let with_metadata = match opt(m, "include_metadata") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("include_metadata", "must be true or false")),
+    };
+    let started = std::time::Instant::now();
+    let mut out = evaluate_kind(events, m, kind, now_ms)?;
+    if with_metadata {
+        out["execution_metadata"] = execution_metadata(events, m, started);
+    }
+    Ok(out)
+}
+
+/// §2.1 `include_metadata`. Only its shape is meaningful for comparison:
+/// the time is measured, `events_scanned` counts the stored events of the
+/// queried collection(s) (the reference scans them all) and
+/// `properties_per_event` their distinct leaf paths.
+fn execution_metadata(
+    events: &[(String, Value)],
+    m: &Map<String, Value>,
+    started: std::time::Instant,
+) -> Value {
+    let mut collections: Vec<&str> = Vec::new();
+    if let Some(c) = m.get("event_collection").and_then(Value::as_str) {
+        collections.push(c);
+    }
+    for s in m.get("steps").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(c) = s.get("event_collection").and_then(Value::as_str) {
+            collections.push(c);
+        }
+    }
+    let scanned: Vec<&Value> =
+        events.iter().filter(|(c, _)| collections.contains(&c.as_str())).map(|(_, e)| e).collect();
+    let mut paths: Vec<String> = scanned
+        .iter()
+        .filter_map(|e| e.as_object())
+        .filter_map(|o| flatten(o).ok())
+        .flat_map(|props| props.into_iter().map(|(p, _)| p))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    serde_json::json!({
+        "total_processing_time": started.elapsed().as_secs_f64(),
+        "events_scanned": scanned.len(),
+        "properties_per_event": paths.len(),
+    })
+}
+
+fn evaluate_kind(
+    events: &[(String, Value)],
+    m: &Map<String, Value>,
+    kind: &str,
+    now_ms: i64,
+) -> R<Value> {
     match kind {
         "funnel" => eval_funnel(events, m, now_ms),
         "extraction" => eval_extraction(events, m, now_ms),
