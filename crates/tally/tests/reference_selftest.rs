@@ -655,6 +655,9 @@ fn assert_window(tf: Value, tz: Value, start: &str, end: &str) {
         ev("c", &fmt(e - 1), json!({"pos": "last"})),
         ev("c", &fmt(e), json!({"pos": "end"})),
     ];
+    let q =
+        json!({"analysis_type": "count", "event_collection": "c", "timeframe": tf, "timezone": tz});
+    assert_eq!(result(&events, q), json!(2), "{tf} in {tz}: count");
     let q = json!({"analysis_type": "select_unique", "event_collection": "c", "target_property": "pos",
                    "timeframe": tf, "timezone": tz});
     assert_eq!(

@@ -463,7 +463,7 @@ fn step() -> impl Strategy<Value = Value> {
     (
         select(COLLECTIONS.to_vec()),
         select(vec!["user.id", "user.id", "item"]),
-        0u8..4,
+        0u8..5,
         any::<bool>(),
         prop::option::of(filter()),
         prop::option::of(select(vec!["this_30_days", "previous_2_weeks", "this_3_months"])),
@@ -477,6 +477,10 @@ fn step() -> impl Strategy<Value = Value> {
                     s.insert("optional".into(), json!(true));
                 }
                 2 => {
+                    s.insert("inverted".into(), json!(true));
+                }
+                3 => {
+                    s.insert("optional".into(), json!(true));
                     s.insert("inverted".into(), json!(true));
                 }
                 _ => {}
