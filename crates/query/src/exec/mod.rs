@@ -20,12 +20,12 @@ pub mod value;
 
 mod column;
 mod group;
+mod numeric;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::Array;
 use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use serde_json::{Map, Value};
@@ -39,7 +39,7 @@ use value::{NumKey, ValKey};
 pub use group::MAX_GROUPS;
 
 use crate::error::{QueryError, Result};
-use crate::model::{Analysis, AnalysisKind, Common, FunnelStep, GroupBy, Number, Scalar};
+use crate::model::{Analysis, AnalysisKind, Common, FunnelStep, GroupBy, Scalar};
 use crate::render::scalar_json;
 use crate::time::TimeRange;
 
@@ -490,10 +490,18 @@ impl<'a> Plan<'a> {
             return Ok(Vec::new());
         }
         let sel = self.filters.select(seg, full.clone());
+        let ranges: Vec<std::ops::Range<u32>> = self
+            .buckets
+            .iter()
+            .map(|b| {
+                seg.time_range(b.start_ms.max(self.range.start_ms), b.end_ms.min(self.range.end_ms))
+            })
+            .collect();
+        if let Some(out) = self.count_by_index(seg, &sel, &full, &ranges)? {
+            return Ok(out);
+        }
         let mut out = Vec::with_capacity(self.buckets.len());
-        for b in self.buckets {
-            let r = seg
-                .time_range(b.start_ms.max(self.range.start_ms), b.end_ms.min(self.range.end_ms));
+        for r in ranges {
             if r.is_empty() || sel.is_empty() {
                 out.push(Groups::default());
                 continue;
@@ -521,9 +529,6 @@ impl<'a> Plan<'a> {
             let states: Vec<Partial> = self.targets.iter().map(|t| fold_all(t, seg, sub)).collect();
             groups.id(&[], &self.empty)?;
             groups.states[0] = states;
-            return Ok(groups);
-        }
-        if self.count_by_index(seg, sub, &mut groups)? {
             return Ok(groups);
         }
         // Row → group pairs (a row falls in several range groups).
@@ -605,62 +610,81 @@ impl<'a> Plan<'a> {
         Ok(groups)
     }
 
-    /// Counts grouped by one string/bool property from index cardinalities
-    /// alone. False when the shortcut does not apply.
+    /// Counts grouped by one string/bool property, per bucket, from index
+    /// bitmaps and cardinalities alone (no row is visited). `None` when the
+    /// shortcut does not apply.
     fn count_by_index(
         &self,
         seg: &Segment,
-        sub: &RoaringBitmap,
-        groups: &mut Groups,
-    ) -> Result<bool> {
+        sel: &RoaringBitmap,
+        full: &std::ops::Range<u32>,
+        ranges: &[std::ops::Range<u32>],
+    ) -> Result<Option<Vec<Groups>>> {
         if self.groups.len() != 1
             || !matches!(self.groups[0].kind, GroupKind::Property)
             || !self.targets.iter().all(|t| t.kind == AnalysisKind::Count)
         {
-            return Ok(false);
+            return Ok(None);
         }
         let views = self.groups[0].prop.views(seg);
         if !views.iter().all(|v| matches!(v, View::Str(..) | View::Bool(..) | View::Null(_))) {
-            return Ok(false);
+            return Ok(None);
         }
-        let whole = sub.len() == seg.len() as u64;
-        let mut counted = 0u64;
-        let add = |groups: &mut Groups, c: Comp, n: u64| -> Result<()> {
-            let g = groups.id(&[c], &self.empty)? as usize;
-            for p in &mut groups.states[g] {
+        let indexes: Vec<(bool, &tally_ingest::ValueIndex)> = views
+            .iter()
+            .filter_map(|v| Some((matches!(v, View::Bool(..)), v.column()?.index.as_ref()?)))
+            .collect();
+        let whole = sel.len() == seg.len() as u64;
+        let values: usize = indexes.iter().map(|(_, i)| i.values().len()).sum();
+        if !whole && values as u64 > sel.len() / 8 {
+            return Ok(None);
+        }
+        let one = ranges.len() == 1 && ranges[0] == *full;
+        let mut out: Vec<Groups> = ranges.iter().map(|_| Groups::default()).collect();
+        let mut counted = vec![0u64; ranges.len()];
+        let add = |g: &mut Groups, c: Comp, n: u64| -> Result<()> {
+            let id = g.id(&[c], &self.empty)? as usize;
+            for p in &mut g.states[id] {
                 if let Partial::Count(x) = p {
                     *x += n;
                 }
             }
             Ok(())
         };
-        for v in &views {
-            let Some(idx) = v.column().and_then(|c| c.index.as_ref()) else { continue };
-            if !whole && idx.values().len() as u64 > sub.len() / 8 {
-                return Ok(false);
-            }
-        }
-        for v in &views {
-            let Some(idx) = v.column().and_then(|c| c.index.as_ref()) else { continue };
-            let is_bool = matches!(v, View::Bool(..));
+        for (is_bool, idx) in indexes {
             for &val in idx.values() {
-                let n = if whole {
-                    idx.cardinality(val)
-                } else {
-                    idx.bitmap(val).intersection_len(sub)
-                };
-                if n == 0 {
+                let c = if is_bool { Comp::Bool(val == 1) } else { Comp::Str(val) };
+                if one && whole {
+                    let n = idx.cardinality(val);
+                    if n > 0 {
+                        counted[0] += n;
+                        add(&mut out[0], c, n)?;
+                    }
                     continue;
                 }
-                counted += n;
-                let c = if is_bool { Comp::Bool(val == 1) } else { Comp::Str(val) };
-                add(groups, c, n)?;
+                let mut vb = idx.bitmap(val);
+                if !whole {
+                    vb &= sel;
+                }
+                if vb.is_empty() {
+                    continue;
+                }
+                for (j, r) in ranges.iter().enumerate() {
+                    let n = if one { vb.len() } else { vb.range_cardinality(r.clone()) };
+                    if n > 0 {
+                        counted[j] += n;
+                        add(&mut out[j], c.clone(), n)?;
+                    }
+                }
             }
         }
-        if sub.len() > counted {
-            add(groups, Comp::Null, sub.len() - counted)?;
+        for (j, r) in ranges.iter().enumerate() {
+            let total = if one { sel.len() } else { sel.range_cardinality(r.clone()) };
+            if total > counted[j] {
+                add(&mut out[j], Comp::Null, total - counted[j])?;
+            }
         }
-        Ok(true)
+        Ok(Some(out))
     }
 }
 
@@ -740,7 +764,7 @@ fn fold_all(t: &TargetPlan, seg: &Segment, sub: &RoaringBitmap) -> Partial {
         AnalysisKind::Count => p = Partial::Count(sub.len()),
         k if is_numeric(k) => {
             if let Some(a) = num_col(t, seg) {
-                fold_numbers(&mut p, a, sub);
+                numeric::fold_rows(&mut p, a, sub);
             }
         }
         _ => {
@@ -752,8 +776,7 @@ fn fold_all(t: &TargetPlan, seg: &Segment, sub: &RoaringBitmap) -> Partial {
                     View::Str(c, ids) => {
                         let Some(idx) = c.index.as_ref() else { continue };
                         if whole {
-                            d.strs |= RoaringBitmap::from_sorted_iter(idx.values().iter().copied())
-                                .unwrap_or_default();
+                            d.strs |= sorted_ids_bitmap(idx.values());
                         } else {
                             let max = idx.values().last().copied().unwrap_or(0) as usize;
                             let mut bits = vec![0u64; max / 64 + 1];
@@ -769,19 +792,12 @@ fn fold_all(t: &TargetPlan, seg: &Segment, sub: &RoaringBitmap) -> Partial {
                                     }
                                 }
                             }
-                            let set = bits.iter().enumerate().flat_map(|(w, &b)| {
-                                (0..64)
-                                    .filter(move |i| b & (1 << i) != 0)
-                                    .map(move |i| (w * 64 + i) as u32)
-                            });
-                            d.strs |= RoaringBitmap::from_sorted_iter(set).unwrap_or_default();
+                            d.strs |= words_bitmap(&bits);
                         }
                     }
                     View::List(c, ..) if whole => {
                         if let Some(idx) = c.index.as_ref() {
-                            d.elems |=
-                                RoaringBitmap::from_sorted_iter(idx.values().iter().copied())
-                                    .unwrap_or_default();
+                            d.elems |= sorted_ids_bitmap(idx.values());
                         }
                     }
                     _ => {
@@ -799,43 +815,24 @@ fn fold_all(t: &TargetPlan, seg: &Segment, sub: &RoaringBitmap) -> Partial {
     p
 }
 
-/// Adds every value of `a` at rows of `sub` (tight loops per run).
-fn fold_numbers(p: &mut Partial, a: &NumArray, sub: &RoaringBitmap) {
-    let arr = a.as_array();
-    let all_valid = arr.null_count() == 0;
-    let mut it = sub.iter();
-    while let Some(run) = it.next_range() {
-        let (lo, hi) = (*run.start() as usize, *run.end() as usize);
-        match a {
-            NumArray::Int(ints) => {
-                if let Partial::Sum(s) | Partial::Average(s) = p {
-                    let mut acc: i128 = 0;
-                    let mut n = 0u64;
-                    for r in lo..=hi {
-                        if all_valid || ints.is_valid(r) {
-                            acc += i128::from(ints.value(r));
-                            n += 1;
-                        }
-                    }
-                    s.int += acc;
-                    s.n += n;
-                    continue;
-                }
-                for r in lo..=hi {
-                    if all_valid || ints.is_valid(r) {
-                        p.add_number(Number::Int(ints.value(r)));
-                    }
-                }
-            }
-            NumArray::Float(f) => {
-                for r in lo..=hi {
-                    if all_valid || f.is_valid(r) {
-                        p.add_number(Number::Float(f.value(r)));
-                    }
-                }
-            }
-        }
+/// A bitmap of sorted distinct ids (dense ids go through a bitset: roaring's
+/// sorted push is slow on dense containers).
+fn sorted_ids_bitmap(ids: &[u32]) -> RoaringBitmap {
+    let Some(&max) = ids.last() else { return RoaringBitmap::new() };
+    if (ids.len() as u64) * 32 < u64::from(max) {
+        return RoaringBitmap::from_sorted_iter(ids.iter().copied()).unwrap_or_default();
     }
+    let mut words = vec![0u64; max as usize / 64 + 1];
+    for &id in ids {
+        words[id as usize / 64] |= 1 << (id % 64);
+    }
+    words_bitmap(&words)
+}
+
+/// The bitmap of a bitset (bit i of word w = id 64·w + i).
+fn words_bitmap(words: &[u64]) -> RoaringBitmap {
+    let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    RoaringBitmap::from_lsb0_bytes(0, &bytes)
 }
 
 #[inline]
@@ -885,13 +882,7 @@ fn fold_pairs(
         }
         k if is_numeric(k) => {
             let Some(col) = num_col(t, seg) else { return };
-            let arr = col.as_array();
-            for (&r, &g) in rows.iter().zip(gids) {
-                let r = r as usize;
-                if arr.is_valid(r) {
-                    states[g as usize][a].add_number(num_at(col, r));
-                }
-            }
+            numeric::fold_pairs(a, col, rows, gids, states);
         }
         _ => {
             let Some(prop) = &t.prop else { return };
