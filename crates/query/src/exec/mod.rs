@@ -74,7 +74,7 @@ pub fn run_analysis(
     let kinds: Vec<AnalysisKind> = analyses.iter().map(|(_, a)| a.kind).collect();
     let empty: Vec<Partial> = kinds.iter().map(|&k| Partial::empty(k)).collect();
 
-    let (per_bucket, dicts, decoders, scanned) = match snapshot {
+    let (mut per_bucket, dicts, decoders, scanned) = match snapshot {
         None => (
             bucket_list.iter().map(|_| Groups::default()).collect::<Vec<_>>(),
             vec![DistinctDicts::default(); analyses.len()],
@@ -120,10 +120,10 @@ pub fn run_analysis(
     let render = Render { common, kinds: &kinds, labels: &labels, multi, dicts: &dicts };
     let result = if common.group_by.is_empty() {
         let values: Vec<Value> = per_bucket
-            .iter()
-            .map(|g| {
-                let states = g.get(&[]).map_or(&empty[..], |i| &g.states[i as usize][..]);
-                render.values(states)
+            .iter_mut()
+            .map(|g| match g.get(&[]) {
+                Some(i) => render.values(&mut g.states[i as usize]),
+                None => render.values(&mut empty.clone()),
             })
             .collect();
         wrap_buckets(common, buckets, values)
@@ -148,7 +148,7 @@ pub fn run_analysis(
             .map(|k| k.iter().zip(&decoders).map(|(c, d)| d.decode(c)).collect())
             .collect();
         let values: Vec<Value> = per_bucket
-            .iter()
+            .iter_mut()
             .map(|g| render.groups(g, &universe, &decoded, &empty))
             .collect::<Result<_>>()?;
         wrap_buckets(common, buckets, values)
@@ -264,12 +264,17 @@ struct Render<'a> {
 }
 
 impl Render<'_> {
-    fn results(&self, states: &[Partial]) -> Vec<Scalar> {
-        states.iter().zip(self.kinds).zip(self.dicts).map(|((s, &k), d)| s.finish(k, d)).collect()
+    fn results(&self, states: &mut [Partial]) -> Vec<Scalar> {
+        states
+            .iter_mut()
+            .zip(self.kinds)
+            .zip(self.dicts)
+            .map(|((s, &k), d)| s.finish_in_place(k, d))
+            .collect()
     }
 
     /// The value without group_by: a scalar, or the label object.
-    fn values(&self, states: &[Partial]) -> Value {
+    fn values(&self, states: &mut [Partial]) -> Value {
         let r = self.results(states);
         if self.multi {
             let mut m = Map::new();
@@ -286,7 +291,7 @@ impl Render<'_> {
     /// limited (§6.3).
     fn groups(
         &self,
-        g: &Groups,
+        g: &mut Groups,
         universe: &[Box<[Comp]>],
         decoded: &[Vec<GVal>],
         empty: &[Partial],
@@ -295,8 +300,11 @@ impl Render<'_> {
             .iter()
             .enumerate()
             .map(|(i, k)| {
-                let states = g.get(k).map_or(empty, |id| &g.states[id as usize][..]);
-                (i, self.results(states))
+                let r = match g.get(k) {
+                    Some(id) => self.results(&mut g.states[id as usize]),
+                    None => self.results(&mut empty.to_vec()),
+                };
+                (i, r)
             })
             .collect();
         let mut order: Vec<usize> = (0..rows.len()).collect();
@@ -539,6 +547,12 @@ impl<'a> Plan<'a> {
         let has_ranges = self.groups.iter().any(|g| matches!(g.kind, GroupKind::Ranges(_)));
         let single_str =
             self.groups.len() == 1 && matches!(self.groups[0].kind, GroupKind::Property);
+        if single_str && self.str_pairs(&views[0], sub, &mut groups, &mut rows, &mut gids)? {
+            for (a, t) in self.targets.iter().enumerate() {
+                fold_pairs(t, a, seg, &rows, &gids, &mut groups.states);
+            }
+            return Ok(groups);
+        }
         let mut dense: Vec<u32> = Vec::new();
         let mut it = sub.iter();
         while let Some(run) = it.next_range() {
@@ -610,6 +624,70 @@ impl<'a> Plan<'a> {
         Ok(groups)
     }
 
+    /// Row → group pairs for one group_by property that holds only strings
+    /// (and nulls) in this segment: a dense table from dictionary id to
+    /// group, over the narrow id slice. False when that does not apply.
+    fn str_pairs(
+        &self,
+        views: &[View<'_>],
+        sub: &RoaringBitmap,
+        groups: &mut Groups,
+        rows: &mut Vec<u32>,
+        gids: &mut Vec<u32>,
+    ) -> Result<bool> {
+        let mut strs = views.iter().filter(|v| !matches!(v, View::Null(_)));
+        let (Some(View::Str(c, ids)), None) = (strs.next(), strs.next()) else {
+            return Ok(false);
+        };
+        let max = c.index.as_ref().and_then(|i| i.values().last().copied()).unwrap_or(0);
+        if max >= 1 << 22 {
+            return Ok(false);
+        }
+        let mut dense = vec![u32::MAX; max as usize + 1];
+        let mut null_gid = u32::MAX;
+        let nulls = ids.nulls();
+        let mut walk = |id_at: &dyn Fn(usize) -> u32| -> Result<()> {
+            for r in sub.iter() {
+                let row = r as usize;
+                let g = if nulls.is_none_or(|n| n.is_valid(row)) {
+                    let id = id_at(row) as usize;
+                    match dense.get(id) {
+                        Some(&g) if g != u32::MAX => g,
+                        Some(_) => {
+                            let g = groups.id(&[Comp::Str(id as u32)], &self.empty)?;
+                            dense[id] = g;
+                            g
+                        }
+                        None => groups.id(&[Comp::Str(id as u32)], &self.empty)?,
+                    }
+                } else {
+                    if null_gid == u32::MAX {
+                        null_gid = groups.id(&[Comp::Null], &self.empty)?;
+                    }
+                    null_gid
+                };
+                rows.push(r);
+                gids.push(g);
+            }
+            Ok(())
+        };
+        match ids {
+            tally_ingest::StrIds::U8(a) => {
+                let v = a.values();
+                walk(&|r| u32::from(v[r]))?
+            }
+            tally_ingest::StrIds::U16(a) => {
+                let v = a.values();
+                walk(&|r| u32::from(v[r]))?
+            }
+            tally_ingest::StrIds::U32(a) => {
+                let v = a.values();
+                walk(&|r| v[r])?
+            }
+        }
+        Ok(true)
+    }
+
     /// Counts grouped by one string/bool property, per bucket, from index
     /// bitmaps and cardinalities alone (no row is visited). `None` when the
     /// shortcut does not apply.
@@ -662,19 +740,56 @@ impl<'a> Plan<'a> {
                     }
                     continue;
                 }
-                let mut vb = idx.bitmap(val);
-                if !whole {
-                    vb &= sel;
-                }
-                if vb.is_empty() {
+                if one {
+                    let n = idx.bitmap(val).intersection_len(sel);
+                    if n > 0 {
+                        counted[0] += n;
+                        add(&mut out[0], c, n)?;
+                    }
                     continue;
                 }
-                for (j, r) in ranges.iter().enumerate() {
-                    let n = if one { vb.len() } else { vb.range_cardinality(r.clone()) };
-                    if n > 0 {
-                        counted[j] += n;
-                        add(&mut out[j], c.clone(), n)?;
+                if ranges.len() <= 64 {
+                    let mut vb = idx.bitmap(val);
+                    if !whole {
+                        vb &= sel;
                     }
+                    for (j, r) in ranges.iter().enumerate() {
+                        let n = vb.range_cardinality(r.clone());
+                        if n > 0 {
+                            counted[j] += n;
+                            add(&mut out[j], c.clone(), n)?;
+                        }
+                    }
+                    continue;
+                }
+                // Many buckets: rows ascend, and so do the buckets, so one
+                // pass over the value's rows counts them all.
+                let mut per_bucket: Vec<(usize, u64)> = Vec::new();
+                let (mut j, mut n) = (0usize, 0u64);
+                let mut step = |row: u32| {
+                    while j < ranges.len() && row >= ranges[j].end {
+                        if n > 0 {
+                            per_bucket.push((j, n));
+                            n = 0;
+                        }
+                        j += 1;
+                    }
+                    if j < ranges.len() && row >= ranges[j].start {
+                        n += 1;
+                    }
+                };
+                if whole {
+                    idx.for_each_row(val, &mut step);
+                } else {
+                    let vb = idx.bitmap(val) & sel;
+                    vb.iter().for_each(&mut step);
+                }
+                if n > 0 {
+                    per_bucket.push((j, n));
+                }
+                for (j, n) in per_bucket {
+                    counted[j] += n;
+                    add(&mut out[j], c.clone(), n)?;
                 }
             }
         }

@@ -73,6 +73,52 @@ fn ints_rows<T: Copy + Into<i64>>(
     sub: &RoaringBitmap,
 ) {
     let val = |x: T| base.wrapping_add(x.into());
+    let contiguous = match (sub.min(), sub.max()) {
+        (Some(lo), Some(hi)) => u64::from(hi - lo) + 1 == sub.len(),
+        _ => true,
+    };
+    if !contiguous {
+        // Scattered rows: one pass over the bitmap, no per-run overhead.
+        let valid = |r: usize| nulls.is_none_or(|n| n.is_valid(r));
+        match p {
+            Partial::Sum(s) | Partial::Average(s) => {
+                let (mut acc, mut n) = (0i128, 0u64);
+                for r in sub.iter() {
+                    let r = r as usize;
+                    if let Some(&x) = v.get(r) {
+                        if valid(r) {
+                            acc += i128::from(x.into());
+                            n += 1;
+                        }
+                    }
+                }
+                s.int += acc + i128::from(base) * i128::from(n);
+                s.n += n;
+            }
+            Partial::Values(vs) => {
+                vs.ints.reserve(sub.len() as usize);
+                for r in sub.iter() {
+                    let r = r as usize;
+                    if let Some(&x) = v.get(r) {
+                        if valid(r) {
+                            vs.ints.push(val(x));
+                        }
+                    }
+                }
+            }
+            p => {
+                for r in sub.iter() {
+                    let r = r as usize;
+                    if let Some(&x) = v.get(r) {
+                        if valid(r) {
+                            p.add_number(Number::Int(val(x)));
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
     let mut it = sub.iter();
     while let Some(run) = it.next_range() {
         let (lo, hi) = (*run.start() as usize, *run.end() as usize + 1);
