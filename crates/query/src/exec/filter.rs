@@ -636,7 +636,15 @@ fn contains_tests(snap: &Snapshot, prop: &PropCols, o: &Operand) -> Vec<ColTest>
                 dict_table(snap, id, |v| v.contains(s.as_str())).map(Kind::Table)
             }
             (ValueType::List, Src::Col(id), v) => {
-                let ids = lookup_ids(snap, id, &elem_texts(v, o.as_datetime));
+                // Membership, but never of a datetime element (§0: contains
+                // matches no datetime).
+                let mut ids = lookup_ids(snap, id, &elem_texts(v, None));
+                if let Some(d) = snap.dictionary(id) {
+                    let r = d.reader();
+                    ids.retain(|&e| {
+                        !matches!(r.value(e).and_then(decode_elem), Some(ValKey::Datetime(_)))
+                    });
+                }
                 (!ids.is_empty()).then_some(Kind::Ids(ids))
             }
             _ => None,
