@@ -560,13 +560,23 @@ fn eq_tests(snap: &Snapshot, prop: &PropCols, operands: &[Operand]) -> Vec<ColTe
                             let r = d.reader();
                             elems
                                 .iter()
-                                .map(|e| {
-                                    let texts = elem_texts(e, None);
-                                    let t = match e {
-                                        Scalar::Null => "null".to_owned(),
-                                        _ => texts.into_iter().next()?,
-                                    };
-                                    r.lookup(&t)
+                                .map(|e| match e {
+                                    Scalar::Null => r.lookup("null"),
+                                    // The datetime bridge, element by element: a
+                                    // zoned date-time string can only be stored as a
+                                    // datetime; a zone-less one may be a string.
+                                    Scalar::Str(s) => {
+                                        let as_string = r.lookup(&super::value::string_text(s));
+                                        let dt = tally_ingest::parse_timestamp(s).and_then(|ms| {
+                                            r.lookup(&super::value::datetime_text(ms))
+                                        });
+                                        if tally_ingest::parse_zoned_datetime(s).is_some() {
+                                            dt
+                                        } else {
+                                            as_string.or(dt)
+                                        }
+                                    }
+                                    _ => r.lookup(elem_texts(e, None).first()?),
                                 })
                                 .collect::<Option<Vec<u32>>>()
                         }

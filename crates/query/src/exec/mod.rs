@@ -328,11 +328,11 @@ impl Render<'_> {
                 } else {
                     (o.property == "result").then_some(0)
                 };
+                // check_names made sure one of the two exists; a label
+                // never equals a group path.
                 match (result, group) {
-                    (Some(r), _) if self.multi || o.property == "result" => (true, o.descending, r),
-                    (_, Some(gi)) => (false, o.descending, gi),
-                    (Some(r), None) => (true, o.descending, r),
-                    (None, None) => (false, o.descending, 0),
+                    (Some(r), _) => (true, o.descending, r),
+                    (None, g) => (false, o.descending, g.unwrap_or(0)),
                 }
             })
             .collect();
