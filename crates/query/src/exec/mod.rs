@@ -568,8 +568,9 @@ impl<'a> Plan<'a> {
                             _ => vec![comp(g, v, row)],
                         })
                         .collect();
+                    // Every combination of the alternatives (an odometer).
                     let mut idx = vec![0usize; alts.len()];
-                    loop {
+                    'combos: loop {
                         buf.clear();
                         buf.extend(alts.iter().zip(&idx).map(|(a, &i)| a[i].clone()));
                         rows.push(r);
@@ -577,7 +578,7 @@ impl<'a> Plan<'a> {
                         let mut k = alts.len();
                         loop {
                             if k == 0 {
-                                break;
+                                break 'combos;
                             }
                             k -= 1;
                             idx[k] += 1;
@@ -585,13 +586,6 @@ impl<'a> Plan<'a> {
                                 break;
                             }
                             idx[k] = 0;
-                            if k == 0 {
-                                k = usize::MAX;
-                                break;
-                            }
-                        }
-                        if k == usize::MAX {
-                            break;
                         }
                     }
                     continue;
