@@ -637,47 +637,16 @@ impl<'a> Plan<'a> {
         if max >= 1 << 22 {
             return Ok(false);
         }
-        let mut dense = vec![u32::MAX; max as usize + 1];
-        let mut null_gid = u32::MAX;
-        let nulls = ids.nulls();
-        let mut walk = |id_at: &dyn Fn(usize) -> u32| -> Result<()> {
-            for r in sub.iter() {
-                let row = r as usize;
-                let g = if nulls.is_none_or(|n| n.is_valid(row)) {
-                    let id = id_at(row) as usize;
-                    match dense.get(id) {
-                        Some(&g) if g != u32::MAX => g,
-                        Some(_) => {
-                            let g = groups.id(&[Comp::Str(id as u32)], &self.empty)?;
-                            dense[id] = g;
-                            g
-                        }
-                        None => groups.id(&[Comp::Str(id as u32)], &self.empty)?,
-                    }
-                } else {
-                    if null_gid == u32::MAX {
-                        null_gid = groups.id(&[Comp::Null], &self.empty)?;
-                    }
-                    null_gid
-                };
-                rows.push(r);
-                gids.push(g);
-            }
-            Ok(())
+        let mut w = StrWalk {
+            dense: vec![u32::MAX; max as usize + 1],
+            null_gid: u32::MAX,
+            nulls: ids.nulls(),
+            empty: &self.empty,
         };
         match ids {
-            tally_ingest::StrIds::U8(a) => {
-                let v = a.values();
-                walk(&|r| u32::from(v[r]))?
-            }
-            tally_ingest::StrIds::U16(a) => {
-                let v = a.values();
-                walk(&|r| u32::from(v[r]))?
-            }
-            tally_ingest::StrIds::U32(a) => {
-                let v = a.values();
-                walk(&|r| v[r])?
-            }
+            tally_ingest::StrIds::U8(a) => w.walk(a.values(), sub, groups, rows, gids)?,
+            tally_ingest::StrIds::U16(a) => w.walk(a.values(), sub, groups, rows, gids)?,
+            tally_ingest::StrIds::U32(a) => w.walk(a.values(), sub, groups, rows, gids)?,
         }
         Ok(true)
     }
@@ -794,6 +763,52 @@ impl<'a> Plan<'a> {
             }
         }
         Ok(Some(out))
+    }
+}
+
+/// Row → group ids for a string group_by property, dense by dictionary id.
+struct StrWalk<'a> {
+    dense: Vec<u32>,
+    null_gid: u32,
+    nulls: Option<&'a arrow_buffer::NullBuffer>,
+    empty: &'a [Partial],
+}
+
+impl StrWalk<'_> {
+    fn walk<T: Copy + Into<u32>>(
+        &mut self,
+        v: &[T],
+        sub: &RoaringBitmap,
+        groups: &mut Groups,
+        rows: &mut Vec<u32>,
+        gids: &mut Vec<u32>,
+    ) -> Result<()> {
+        for r in sub.iter() {
+            let row = r as usize;
+            let g = match v.get(row) {
+                Some(&id) if self.nulls.is_none_or(|n| n.is_valid(row)) => {
+                    let id: u32 = id.into();
+                    match self.dense.get(id as usize) {
+                        Some(&g) if g != u32::MAX => g,
+                        Some(_) => {
+                            let g = groups.id(&[Comp::Str(id)], self.empty)?;
+                            self.dense[id as usize] = g;
+                            g
+                        }
+                        None => groups.id(&[Comp::Str(id)], self.empty)?,
+                    }
+                }
+                _ => {
+                    if self.null_gid == u32::MAX {
+                        self.null_gid = groups.id(&[Comp::Null], self.empty)?;
+                    }
+                    self.null_gid
+                }
+            };
+            rows.push(r);
+            gids.push(g);
+        }
+        Ok(())
     }
 }
 
