@@ -529,3 +529,44 @@ fn index_counts_equal_row_counts_for_any_bucket_count() {
         }
     }
 }
+
+/// Rows in a segment's deletion vector count nowhere: not in counts, not in
+/// index shortcuts (grouped counts, distinct ids of whole segments).
+#[test]
+fn deleted_rows_are_left_out_everywhere() {
+    let evs: Vec<String> = (0..8)
+        .map(|i| ev(DAY0 + i * HOUR, &format!(r#""g": "{}", "x": {i}, "u": "u{}""#, i % 2, i % 4)))
+        .collect();
+    let snap = snapshot_of(&evs, 4, 4);
+    // delete row 0 of every segment
+    let segs: Vec<std::sync::Arc<tally_ingest::Segment>> = snap
+        .segments()
+        .iter()
+        .map(|s| {
+            let mut d = roaring::RoaringBitmap::new();
+            d.insert(0);
+            std::sync::Arc::new(s.with_deleted(d))
+        })
+        .collect();
+    let n_segs = segs.len() as i64;
+    assert!(n_segs >= 2);
+    let del = tally_ingest::Snapshot::new(
+        "c".into(),
+        segs,
+        std::sync::Arc::new(snap.schema().clone()),
+        snap.dicts().clone(),
+    );
+    let c = common(1);
+    let got = run1(Some(&del), &an(K::Count, None), &c, range(1), None);
+    assert_eq!(got["result"], json!(8 - n_segs));
+    // rows 0 and 4 (x = 0 and 4, g "0", u "u0") are gone
+    assert_eq!(run1(Some(&del), &an(K::Sum, Some("x")), &c, range(1), None)["result"], json!(24));
+    assert_eq!(
+        run1(Some(&del), &an(K::CountUnique, Some("u")), &c, range(1), None)["result"],
+        json!(3)
+    );
+    let mut g = common(1);
+    g.group_by = vec![gb("g")];
+    let got = run1(Some(&del), &an(K::Count, None), &g, range(1), None);
+    assert_eq!(got, json!({"result": [{"g": "0", "result": 2}, {"g": "1", "result": 4}]}));
+}

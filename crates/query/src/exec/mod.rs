@@ -676,11 +676,19 @@ impl<'a> Plan<'a> {
             .filter_map(|v| Some((matches!(v, View::Bool(..)), v.column()?.index.as_ref()?)))
             .collect();
         let whole = sel.len() == seg.len() as u64;
-        let values: usize = indexes.iter().map(|(_, i)| i.values().len()).sum();
-        if !whole && values as u64 > sel.len() / 8 {
+        let one = ranges.len() == 1 && ranges[0] == *full;
+        // Index work grows with values (× buckets when they are few), row
+        // work with the selected rows: take the index only when cheaper.
+        let values: u64 = indexes.iter().map(|(_, i)| i.values().len() as u64).sum();
+        let work = match (one, ranges.len()) {
+            (true, _) if whole => 0,
+            (true, _) => values,
+            (false, n) if n <= 64 => values * n as u64,
+            (false, _) => values,
+        };
+        if work > sel.len() / 4 {
             return Ok(None);
         }
-        let one = ranges.len() == 1 && ranges[0] == *full;
         let mut out: Vec<Groups> = ranges.iter().map(|_| Groups::default()).collect();
         let mut counted = vec![0u64; ranges.len()];
         let add = |g: &mut Groups, c: Comp, n: u64| -> Result<()> {
