@@ -148,6 +148,15 @@ fn every_operator() {
             all.clone(),
         ),
         (
+            // nor a datetime list element
+            Filter::Contains {
+                property: "v".into(),
+                operand: operand(json!("2024-06-10T06:13:20.123Z")),
+                negated: false,
+            },
+            vec![],
+        ),
+        (
             Filter::Regex { property: "v".into(), regex: regex::Regex::new("^a").unwrap() },
             vec![2, 7],
         ),
@@ -224,4 +233,28 @@ fn missing_collection_counts_zero() {
         run_analysis(None, &[(None, &an(AnalysisKind::Count, None))], &common(1), range(1), None)
             .unwrap();
     assert_eq!(out, json!({"result": 0}));
+}
+
+#[test]
+fn keen_id_and_created_at_are_filterable() {
+    let snap = snapshot_of(&events(), 4, 8);
+    let seg = &snap.segments()[0];
+    let id = seg.ids().get(1).to_hex();
+    let first = ids(
+        &snap,
+        vec![cmp("id", CmpOp::Lt, json!(4)), cmp("keen.id", CmpOp::Eq, json!(id.clone()))],
+    );
+    assert_eq!(first.len(), 1);
+    let ne = ids(&snap, vec![cmp("keen.id", CmpOp::Ne, json!(id))]);
+    assert_eq!(ne.len(), 12);
+    let all = ids(&snap, vec![Filter::Exists { property: "keen.created_at".into(), exists: true }]);
+    assert_eq!(all.len(), 13);
+    let prefix = ids(
+        &snap,
+        vec![Filter::Regex {
+            property: "keen.id".into(),
+            regex: regex::Regex::new("^[0-9a-f]{24}$").unwrap(),
+        }],
+    );
+    assert_eq!(prefix.len(), 13);
 }

@@ -560,13 +560,23 @@ fn eq_tests(snap: &Snapshot, prop: &PropCols, operands: &[Operand]) -> Vec<ColTe
                             let r = d.reader();
                             elems
                                 .iter()
-                                .map(|e| {
-                                    let texts = elem_texts(e, None);
-                                    let t = match e {
-                                        Scalar::Null => "null".to_owned(),
-                                        _ => texts.into_iter().next()?,
-                                    };
-                                    r.lookup(&t)
+                                .map(|e| match e {
+                                    Scalar::Null => r.lookup("null"),
+                                    // The datetime bridge, element by element: a
+                                    // zoned date-time string can only be stored as a
+                                    // datetime; a zone-less one may be a string.
+                                    Scalar::Str(s) => {
+                                        let as_string = r.lookup(&super::value::string_text(s));
+                                        let dt = tally_ingest::parse_timestamp(s).and_then(|ms| {
+                                            r.lookup(&super::value::datetime_text(ms))
+                                        });
+                                        if tally_ingest::parse_zoned_datetime(s).is_some() {
+                                            dt
+                                        } else {
+                                            as_string.or(dt)
+                                        }
+                                    }
+                                    _ => r.lookup(elem_texts(e, None).first()?),
                                 })
                                 .collect::<Option<Vec<u32>>>()
                         }
@@ -636,7 +646,15 @@ fn contains_tests(snap: &Snapshot, prop: &PropCols, o: &Operand) -> Vec<ColTest>
                 dict_table(snap, id, |v| v.contains(s.as_str())).map(Kind::Table)
             }
             (ValueType::List, Src::Col(id), v) => {
-                let ids = lookup_ids(snap, id, &elem_texts(v, o.as_datetime));
+                // Membership, but never of a datetime element (§0: contains
+                // matches no datetime).
+                let mut ids = lookup_ids(snap, id, &elem_texts(v, None));
+                if let Some(d) = snap.dictionary(id) {
+                    let r = d.reader();
+                    ids.retain(|&e| {
+                        !matches!(r.value(e).and_then(decode_elem), Some(ValKey::Datetime(_)))
+                    });
+                }
                 (!ids.is_empty()).then_some(Kind::Ids(ids))
             }
             _ => None,

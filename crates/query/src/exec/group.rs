@@ -207,3 +207,36 @@ impl Decoder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_group_limit_stops_at_one_million() {
+        let empty = [Partial::Count(0)];
+        let mut g = Groups::default();
+        for i in 0..MAX_GROUPS as u32 {
+            g.id(&[Comp::Str(i)], &empty).unwrap();
+        }
+        assert_eq!(g.id(&[Comp::Str(7)], &empty).unwrap(), 7, "existing groups still resolve");
+        let err = g.id(&[Comp::Str(MAX_GROUPS as u32)], &empty).unwrap_err();
+        assert_eq!(err.code, crate::QueryErrorCode::LimitExceededError);
+        let mut other = Groups::default();
+        other.id(&[Comp::Null], &empty).unwrap();
+        assert!(g.merge(other, &empty).is_err());
+    }
+
+    #[test]
+    fn range_groups_order_before_values_with_open_sides() {
+        let open_from = GVal::Range(None, Some(10.0));
+        let a = GVal::Range(Some(0.0), Some(10.0));
+        let open_to = GVal::Range(Some(0.0), None);
+        let v = GVal::Val(Scalar::Num(Number::Int(-5)));
+        let null = GVal::Val(Scalar::Null);
+        let mut all = vec![null.clone(), v.clone(), open_to.clone(), a.clone(), open_from.clone()];
+        all.sort_by(|x, y| x.cmp(y));
+        assert_eq!(all, vec![open_from, a, open_to, v, null]);
+        assert_eq!(GVal::Range(Some(1.5), None).json(), serde_json::json!({"from": 1.5}));
+    }
+}

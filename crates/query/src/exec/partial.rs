@@ -196,6 +196,12 @@ impl Values {
     /// p/100·(n−1), exact (selection, no sort; the rank is computed in
     /// hundredths of a percent so `p = 95` over 4 values is exactly 2.85).
     pub fn percentile(&self, p: f64) -> Option<Number> {
+        self.clone().percentile_in_place(p)
+    }
+
+    /// [`Values::percentile`] without a copy: reorders the values (the
+    /// state stays the same multiset).
+    pub fn percentile_in_place(&mut self, p: f64) -> Option<Number> {
         let n = self.len();
         if n == 0 {
             return None;
@@ -205,8 +211,7 @@ impl Values {
         let i = (num / 10_000) as usize;
         let frac = (num % 10_000) as i128;
         if self.floats.is_empty() {
-            let mut v = self.ints.clone();
-            let (_, lo, rest) = v.select_nth_unstable(i);
+            let (_, lo, rest) = self.ints.select_nth_unstable(i);
             let lo = *lo;
             if frac == 0 {
                 return Some(Number::Int(lo));
@@ -220,8 +225,11 @@ impl Values {
             }
             return Some(Number::from_f64(total as f64 / 10_000.0));
         }
-        let mut v: Vec<f64> = self.ints.iter().map(|&i| i as f64).collect();
-        v.extend_from_slice(&self.floats);
+        if !self.ints.is_empty() {
+            let ints = std::mem::take(&mut self.ints);
+            self.floats.extend(ints.iter().map(|&i| i as f64));
+        }
+        let v = &mut self.floats;
         let (_, lo, rest) = v.select_nth_unstable_by(i, f64::total_cmp);
         let lo = *lo;
         if frac == 0 {
@@ -395,6 +403,23 @@ impl Partial {
             (Partial::Distinct(a), Partial::Distinct(b)) => a.merge(b),
             _ => {}
         }
+    }
+
+    /// [`Partial::finish`] without copying median/percentile values (they
+    /// are reordered in place; the state means the same afterwards).
+    pub fn finish_in_place(&mut self, kind: AnalysisKind, dicts: &DistinctDicts) -> Scalar {
+        if let Partial::Values(v) = self {
+            let p = match kind {
+                AnalysisKind::Percentile(p) => p,
+                _ => 50.0,
+            };
+            return match v.percentile_in_place(p) {
+                Some(Number::Float(f)) if !f.is_finite() => Scalar::Null,
+                Some(n) => Scalar::Num(n),
+                None => Scalar::Null,
+            };
+        }
+        self.finish(kind, dicts)
     }
 
     /// The result (§2.2, empty results per §2.3): a number, `null`, or for
