@@ -269,10 +269,11 @@ impl Collection {
         }
 
         // Segments.
-        let mut segments = Vec::with_capacity(manifest.segments.len());
-        for files in &manifest.segments {
-            segments.push(Arc::new(read_segment(&*storage, &dir, files, &schema, &dicts)?));
-        }
+        // Segments, one per core at a time (decoding is CPU-bound).
+        let loaded = crate::segment::par_map(manifest.segments.iter().collect(), |files| {
+            read_segment(&*storage, &dir, files, &schema, &dicts).map(Arc::new)
+        });
+        let segments = loaded.into_iter().collect::<Result<Vec<_>>>()?;
 
         // WAL replay past the manifest.
         let wal_path = dir.join(&manifest.wal_file);

@@ -14,8 +14,11 @@
 //! caller syncs the directory and then records the returned
 //! [`SegmentFiles`] (names, byte sizes, crc32c) in the manifest. Reading
 //! verifies size and crc32c first, so any flipped byte is reported as
-//! [`IngestError::Corrupt`] naming the file, then decodes and runs
-//! [`Segment::validate_with`].
+//! [`IngestError::Corrupt`] naming the file, then decodes (string columns
+//! from the sidecar's index alone: their Parquet text is never decoded) and
+//! runs [`Segment::validate_structure`]. Derived data covered by the
+//! checksums (indexes, statistics) is not rebuilt on open; a full rebuild
+//! check is [`Segment::validate_with`].
 //!
 //! # Parquet layout
 //!
@@ -814,9 +817,26 @@ fn decode_deletes(data: &[u8], file: &Path, id: SegmentId) -> Result<RoaringBitm
     Ok(b)
 }
 
-fn nulls_of(presence: &RoaringBitmap, n: usize) -> Option<NullBuffer> {
-    (presence.len() < n as u64)
-        .then(|| NullBuffer::from_iter((0..n as u32).map(|r| presence.contains(r))))
+/// The validity buffer of rows `0..n` whose valid rows are `presence`
+/// (`None` when every row is valid); built run by run, not row by row.
+pub(crate) fn nulls_of(presence: &RoaringBitmap, n: usize) -> Option<NullBuffer> {
+    if presence.len() >= n as u64 {
+        return None;
+    }
+    let mut b = BooleanBufferBuilder::new(n);
+    let mut at = 0usize;
+    let mut it = presence.iter();
+    while let Some(run) = it.next_range() {
+        let (start, end) = (*run.start() as usize, (*run.end() as usize + 1).min(n));
+        if start >= n {
+            break;
+        }
+        b.append_n(start - at, false);
+        b.append_n(end - start, true);
+        at = end;
+    }
+    b.append_n(n - at, false);
+    Some(NullBuffer::new(b.finish()))
 }
 
 fn normalized(nulls: Option<&NullBuffer>) -> Option<NullBuffer> {
@@ -864,7 +884,23 @@ pub fn read_segment(
     if version.as_deref() != Some("1") {
         return Err(bad_pq(format!("unsupported tally.format_version {version:?}")));
     }
-    let reader = builder.with_batch_size(n.max(1)).build().map_err(|e| bad_pq(e.to_string()))?;
+    // String columns are rebuilt from the sidecar's index (ids, not text),
+    // so their text is not decoded at all.
+    let keep: Vec<usize> = builder
+        .parquet_schema()
+        .root_schema()
+        .get_fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.name().ends_with("::string"))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = parquet::arrow::ProjectionMask::roots(builder.parquet_schema(), keep);
+    let reader = builder
+        .with_batch_size(n.max(1))
+        .with_projection(mask)
+        .build()
+        .map_err(|e| bad_pq(e.to_string()))?;
     let batches: Vec<RecordBatch> =
         reader.collect::<std::result::Result<_, _>>().map_err(|e| bad_pq(e.to_string()))?;
     let batch = match batches.len() {
@@ -927,34 +963,47 @@ pub fn read_segment(
             .ok_or_else(|| bad_idx(format!("column {} ({}) is not in the schema", sc.id, sc.ty)))?
             .clone();
         let name = key.parquet_name();
+        if sc.ty == ValueType::String {
+            // Not read from Parquet (see the projection above): ids come
+            // from the index, validity from the presence bitmap.
+            let idx = sc
+                .index
+                .as_ref()
+                .ok_or_else(|| bad_idx(format!("string column {name} has no index")))?;
+            let mut ids = vec![0u32; n];
+            for &v in idx.values() {
+                let mut bad = false;
+                idx.for_each_row(v, |r| match ids.get_mut(r as usize) {
+                    Some(slot) => *slot = v,
+                    None => bad = true,
+                });
+                if bad {
+                    return Err(bad_idx(format!("column {name} index row past the segment")));
+                }
+            }
+            columns.push(SegmentColumn {
+                id: sc.id,
+                key,
+                data: ColumnData::Str(crate::segment::StrIds::new(ids, nulls_of(&sc.presence, n))),
+                presence: sc.presence,
+                stats: sc.stats,
+                index: sc.index,
+            });
+            continue;
+        }
         let array =
             col(&name)?.ok_or_else(|| bad_pq(format!("column {name} in an empty segment")))?;
         let mismatch = || bad_pq(format!("column {name} has type {}", array.data_type()));
         if array.len() != n {
             return Err(bad_pq(format!("column {name} has {} rows", array.len())));
         }
-        if sc.ty != ValueType::Null && normalized(array.nulls()) != nulls_of(&sc.presence, n) {
+        let nulls = nulls_of(&sc.presence, n);
+        if sc.ty != ValueType::Null && normalized(array.nulls()) != nulls {
             return Err(bad_pq(format!("column {name} nulls differ from the sidecar presence")));
         }
         let data = match sc.ty {
             ValueType::String => {
-                let idx = sc
-                    .index
-                    .as_ref()
-                    .ok_or_else(|| bad_idx(format!("string column {name} has no index")))?;
-                let mut ids = vec![0u32; n];
-                for &v in idx.values() {
-                    let mut bad = false;
-                    idx.for_each_row(v, |r| match ids.get_mut(r as usize) {
-                        Some(slot) => *slot = v,
-                        None => bad = true,
-                    });
-                    if bad {
-                        return Err(bad_idx(format!("column {name} index row past the segment")));
-                    }
-                }
-                array.as_string_opt::<i32>().ok_or_else(mismatch)?;
-                ColumnData::Str(crate::segment::StrIds::new(ids, nulls_of(&sc.presence, n)))
+                return Err(IngestError::Internal(format!("string column {name} read as Parquet")))
             }
             ValueType::Num => match sc.num_kind {
                 1 => {
@@ -1032,7 +1081,7 @@ pub fn read_segment(
             }
             ValueType::Null => {
                 let a = array.as_boolean_opt().ok_or_else(mismatch)?;
-                if normalized(a.nulls()) != nulls_of(&sc.presence, n) {
+                if normalized(a.nulls()) != nulls {
                     return Err(bad_pq(format!("column {name} differs from the sidecar presence")));
                 }
                 ColumnData::Null
@@ -1048,7 +1097,10 @@ pub fn read_segment(
         });
     }
     let seg = Segment::from_parts(files.id, timestamps, created_at, ids, columns, deleted);
-    seg.validate_with(Some(dicts))
+    // Both files matched their crc32c; check the structure cheaply (a full
+    // `validate_with` rebuilds every index and statistic, as costly as the
+    // seal that wrote them).
+    seg.validate_structure(Some(dicts))
         .map_err(|e| bad_idx(format!("segment fails validation: {e}")))?;
     Ok(seg)
 }

@@ -164,6 +164,13 @@ impl ValueIndex {
         (&self.values, &self.ends, &self.postings, self.bitmaps.iter().map(|(v, _, b)| (*v, b)))
     }
 
+    /// The largest row any value holds (`None` for an empty index).
+    pub fn max_row(&self) -> Option<RowId> {
+        let p = self.postings.iter().copied().max();
+        let b = self.bitmaps.iter().filter_map(|b| b.2.max()).max();
+        p.max(b)
+    }
+
     /// Sorted distinct value ids present in the segment.
     pub fn values(&self) -> &[u32] {
         &self.values

@@ -366,6 +366,72 @@ impl Segment {
         Ok(())
     }
 
+    /// The cheap part of [`Segment::validate_with`], run when a segment is
+    /// loaded from files whose checksums matched: lengths, sorted
+    /// timestamps, column order and types, presence and index rows within
+    /// the segment, presence equal in size to the array's valid rows, ids
+    /// and list elements within their dictionary. It does not rebuild
+    /// indexes or statistics (derived data the checksums already cover), so
+    /// a segment that passes can be queried without panics even if its
+    /// files were forged with matching checksums.
+    pub fn validate_structure(&self, dicts: Option<&Dicts>) -> Result<()> {
+        let bug = |m: String| Err(IngestError::Internal(format!("segment {}: {m}", self.id())));
+        let n = self.len();
+        let c = &self.core;
+        if c.timestamps.len() != n || c.created_at.len() != n {
+            return bug("keen.* arrays differ in length".into());
+        }
+        if c.timestamps.null_count() != 0
+            || c.created_at.nulls().is_some_and(|n| n.null_count() != 0)
+        {
+            return bug("keen.* arrays hold nulls".into());
+        }
+        if self.timestamps().windows(2).any(|w| w[0] > w[1]) {
+            return bug("timestamps are not sorted".into());
+        }
+        if self.deleted.max().is_some_and(|m| m as usize >= n) {
+            return bug("deletion vector past the last row".into());
+        }
+        if c.columns.windows(2).any(|w| w[0].id >= w[1].id) {
+            return bug("columns not sorted by id".into());
+        }
+        for col in &c.columns {
+            let name = &col.key;
+            if col.data.value_type() != col.key.ty {
+                return bug(format!("column {name} holds {} data", col.data.value_type()));
+            }
+            if col.presence.is_empty() || col.presence.max().is_some_and(|m| m as usize >= n) {
+                return bug(format!("column {name} presence is empty or past the last row"));
+            }
+            if let Some(a) = col.data.array() {
+                if a.len() != n || (n - a.null_count()) as u64 != col.presence.len() {
+                    return bug(format!(
+                        "column {name} length or validity differs from its presence"
+                    ));
+                }
+            }
+            if col.stats.present != col.presence.len() {
+                return bug(format!("column {name} stats count differs from its presence"));
+            }
+            if col.index.as_ref().and_then(|i| i.max_row()).is_some_and(|m| m as usize >= n) {
+                return bug(format!("column {name} index row past the last row"));
+            }
+            let dict = dicts.and_then(|d| d.get(col.id));
+            if let (Some(d), Some(idx)) = (dict, &col.index) {
+                if idx.values().last().is_some_and(|&v| v as usize >= d.len()) {
+                    return bug(format!("column {name} holds an id past its dictionary"));
+                }
+            }
+            if let (Some(d), ColumnData::List(a)) = (dict, &col.data) {
+                let elems = a.values().as_any().downcast_ref::<arrow_array::UInt32Array>();
+                if elems.is_none_or(|e| e.values().iter().any(|&v| v as usize >= d.len())) {
+                    return bug(format!("column {name} holds a list element past its dictionary"));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// [`Segment::validate_with`] without dictionaries.
     pub fn validate(&self) -> Result<()> {
         self.validate_with(None)
