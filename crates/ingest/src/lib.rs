@@ -116,8 +116,8 @@ pub use schema::{
     TIMESTAMP_COLUMN, UNIQUENESS_TOKEN_PATH,
 };
 pub use segment::{
-    build_segment, ColumnData, ColumnStats, EventIds, Ints, NumArray, Segment, SegmentColumn,
-    StatValue, StrIds, ValueIndex, INDEX_BITMAP_MIN_ROWS,
+    build_segment, ColumnData, ColumnStats, EventIds, Ints, MixedNums, NumArray, Segment,
+    SegmentColumn, StatValue, StrIds, ValueIndex, INDEX_BITMAP_MIN_ROWS,
 };
 #[cfg(any(test, feature = "test-util"))]
 pub use sim::{CrashModel, FaultKind, FaultPlan, Persistence, SimStorage};

@@ -58,7 +58,11 @@
 //! column:
 //!   4   column id u32
 //!   1   type tag u8 (ValueType::tag)
-//!   1   num kind u8: 1 = Int64, 2 = Float64, 0 = not a num column
+//!   1   num kind u8: 1 = Int64, 2 = Float64, 3 = Float64 with exact
+//!       integers, 0 = not a num column; kind 3 is followed by
+//!       4 k u32, then k × (row u32, value i64): the exact value of each
+//!       integer the Parquet Float64 column holds rounded (beyond 2^53),
+//!       rows ascending
 //!   4   presence length u32, then that many bytes: RoaringBitmap::serialize_into
 //!   8   stats.present u64
 //!   8   stats.null_count u64
@@ -458,6 +462,7 @@ fn parquet_array(
         }
         ColumnData::Num(NumArray::Int(a)) => (DataType::Int64, Arc::new(a.to_i64_array())),
         ColumnData::Num(NumArray::Float(a)) => (DataType::Float64, Arc::new(a.clone())),
+        ColumnData::Num(NumArray::Mixed(m)) => (DataType::Float64, Arc::new(m.values().clone())),
         ColumnData::Bool(a) => (DataType::Boolean, Arc::new(a.clone())),
         ColumnData::Datetime(a) => (utc_ms(), ts_array(a)),
         ColumnData::List(a) => {
@@ -585,8 +590,16 @@ fn sidecar_column(col: &SegmentColumn) -> Vec<u8> {
     w.push(match &col.data {
         ColumnData::Num(NumArray::Int(_)) => 1,
         ColumnData::Num(NumArray::Float(_)) => 2,
+        ColumnData::Num(NumArray::Mixed(_)) => 3,
         _ => 0,
     });
+    if let ColumnData::Num(NumArray::Mixed(m)) = &col.data {
+        put_u32(&mut w, m.exact().len() as u32);
+        for &(row, v) in m.exact() {
+            put_u32(&mut w, row);
+            put_u64(&mut w, v as u64);
+        }
+    }
     put_bitmap(&mut w, &col.presence);
     put_u64(&mut w, col.stats.present);
     put_u64(&mut w, col.stats.null_count);
@@ -693,6 +706,8 @@ struct SidecarColumn {
     id: ColumnId,
     ty: ValueType,
     num_kind: u8,
+    /// Kind 3: (row, exact integer) pairs.
+    exact: Vec<(u32, i64)>,
     presence: RoaringBitmap,
     stats: ColumnStats,
     index: Option<ValueIndex>,
@@ -728,6 +743,24 @@ fn decode_sidecar(data: &[u8], file: &Path) -> Result<Sidecar> {
         let cid = r.u32()?;
         let ty = ValueType::from_tag(r.u8()?).ok_or_else(|| r.err("unknown type tag"))?;
         let num_kind = r.u8()?;
+        let mut exact = Vec::new();
+        if num_kind == 3 {
+            let k = r.u32()? as usize;
+            if k > rows {
+                return Err(r.err("more exact integers than rows"));
+            }
+            exact.reserve(k);
+            let mut prev: Option<u32> = None;
+            for _ in 0..k {
+                let row = r.u32()?;
+                let v = r.u64()? as i64;
+                if row as usize >= rows || prev.is_some_and(|p| p >= row) {
+                    return Err(r.err("exact integer rows out of order or past the segment"));
+                }
+                prev = Some(row);
+                exact.push((row, v));
+            }
+        }
         let presence = r.bitmap()?;
         let stats = ColumnStats {
             present: r.u64()?,
@@ -786,7 +819,7 @@ fn decode_sidecar(data: &[u8], file: &Path) -> Result<Sidecar> {
             }
             _ => return Err(r.err("bad index flag")),
         };
-        columns.push(SidecarColumn { id: cid, ty, num_kind, presence, stats, index });
+        columns.push(SidecarColumn { id: cid, ty, num_kind, exact, presence, stats, index });
     }
     if r.pos != body.len() {
         return Err(r.err("trailing bytes"));
@@ -1018,6 +1051,18 @@ pub fn read_segment(
                     ColumnData::Num(NumArray::Float(Float64Array::new(
                         a.values().clone(),
                         normalized(a.nulls()),
+                    )))
+                }
+                3 => {
+                    let a = array.as_primitive_opt::<Float64Type>().ok_or_else(mismatch)?;
+                    let values = Float64Array::new(a.values().clone(), normalized(a.nulls()));
+                    if sc.exact.iter().any(|&(r, _)| !values.is_valid(r as usize)) {
+                        return Err(bad_idx(format!(
+                            "column {name} has an exact integer at a missing row"
+                        )));
+                    }
+                    ColumnData::Num(NumArray::Mixed(crate::segment::MixedNums::new(
+                        values, sc.exact,
                     )))
                 }
                 k => return Err(bad_idx(format!("column {name} has num kind {k}"))),

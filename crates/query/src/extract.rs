@@ -159,6 +159,10 @@ pub fn column_value(col: &SegmentColumn, r: usize, dict: Option<&DictReader<'_>>
             }
             crate::render::f64_json(a.value(r))
         }
+        ColumnData::Num(NumArray::Mixed(m)) => match m.values().is_valid(r).then(|| m.value(r))? {
+            tally_ingest::Num::Int(i) => Value::from(i),
+            tally_ingest::Num::Float(f) => crate::render::f64_json(f),
+        },
         ColumnData::Bool(a) => {
             if !a.is_valid(r) {
                 return None;

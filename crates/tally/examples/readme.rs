@@ -11,13 +11,15 @@ fn main() -> Result<(), tally::Error> {
         .open()?;
     let (project, _) = engine.project_or_create("shop")?;
     project.record("purchases", br#"{"item": "gadget", "price": 25.5, "user": {"id": "u1"}}"#)?;
-    let lines = b"{\"purchases\": {\"item\": \"widget\", \"price\": 3, \"user\": {\"id\": \"u2\"}}}\n";
+    let lines =
+        b"{\"purchases\": {\"item\": \"widget\", \"price\": 3, \"user\": {\"id\": \"u2\"}}}\n";
     project.ingest_ndjson(&lines[..], &NdjsonOptions::default(), &mut |_| {})?;
     project.flush()?; // seal heads into Parquet segments (queries also see unsealed events)
     let answer = project.query_json(&json!({
         "analysis_type": "sum", "event_collection": "purchases", "target_property": "price",
         "timeframe": "this_7_days", "group_by": "item"}))?;
-    let expected = json!({"result": [{"item": "gadget", "result": 25.5}, {"item": "widget", "result": 3}]});
+    let expected =
+        json!({"result": [{"item": "gadget", "result": 25.5}, {"item": "widget", "result": 3}]});
     assert_eq!(answer, Response::Json(expected));
     Ok(())
 }

@@ -98,6 +98,9 @@ fn parquet_is_plain_and_typed() {
                     ColumnData::Num(NumArray::Float(v)) => {
                         assert_eq!(a.as_primitive::<Float64Type>().value(r), v.value(k))
                     }
+                    ColumnData::Num(NumArray::Mixed(m)) => {
+                        assert_eq!(a.as_primitive::<Float64Type>().value(r), m.values().value(k))
+                    }
                     ColumnData::Bool(v) => assert_eq!(a.as_boolean().value(r), v.value(k)),
                     ColumnData::Datetime(v) => {
                         assert_eq!(a.data_type(), &utc_ms());
@@ -424,6 +427,7 @@ fn reference_parquet(seg: &Segment, dicts: &Dicts, base: WriterPropertiesBuilder
             }
             ColumnData::Num(NumArray::Int(a)) => Arc::new(a.to_i64_array()),
             ColumnData::Num(NumArray::Float(a)) => Arc::new(a.clone()),
+            ColumnData::Num(NumArray::Mixed(m)) => Arc::new(m.values().clone()),
             ColumnData::Bool(a) => Arc::new(a.clone()),
             ColumnData::Datetime(a) => ts_array(a),
             ColumnData::List(a) => {

@@ -141,10 +141,21 @@ fn build_column(
                     ColumnData::Num(NumArray::Int(super::Ints::new(it.collect(), nulls)))
                 } else {
                     let it = (0..n).map(|k| if src[k] == NONE { 0.0 } else { v[pick(k)].as_f64() });
-                    ColumnData::Num(NumArray::Float(Float64Array::new(
-                        ScalarBuffer::from_iter(it),
-                        nulls,
-                    )))
+                    let values = Float64Array::new(ScalarBuffer::from_iter(it), nulls);
+                    let exact: Vec<(u32, i64)> = (0..n)
+                        .filter(|&k| src[k] != NONE)
+                        .filter_map(|k| match v[pick(k)] {
+                            Num::Int(i) if (i as f64) as i128 != i128::from(i) => {
+                                Some((k as u32, i))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    if exact.is_empty() {
+                        ColumnData::Num(NumArray::Float(values))
+                    } else {
+                        ColumnData::Num(NumArray::Mixed(super::MixedNums::new(values, exact)))
+                    }
                 }
             }
             HeadValues::Bool(v) => ColumnData::Bool(BooleanArray::new(

@@ -9,9 +9,10 @@
 //! [`ValueIndex`].
 //!
 //! Numbers: a column is [`NumArray::Int`] when every value in the segment is
-//! an integer, else [`NumArray::Float`]; in such a mixed segment integers
-//! beyond 2^53 round to the nearest f64 (stats keep exact integer min/max
-//! only for integral values).
+//! an integer, else [`NumArray::Float`] — or [`NumArray::Mixed`] when some
+//! integer cannot be held exactly by an f64 (beyond 2^53): every value as
+//! f64 plus the exact value of those integers, so integers stay exact
+//! (keen-semantics §0) whatever else the segment holds.
 //!
 //! Deletes never change a segment: [`Segment::with_deleted`] makes a new
 //! version sharing the data with another deletion bitmap.
@@ -47,8 +48,49 @@ pub enum NumArray {
     /// Every value in the segment is an integer (stored as narrow offsets
     /// from the segment's minimum, see [`Ints`]).
     Int(Ints),
-    /// At least one value is not an integer.
+    /// At least one value is not an integer, and every integer is exactly
+    /// representable as f64.
     Float(Float64Array),
+    /// At least one value is not an integer and some integer is not
+    /// exactly representable as f64.
+    Mixed(MixedNums),
+}
+
+/// Values of a [`NumArray::Mixed`] column: all of them as f64 (what the
+/// Parquet file holds), and the exact value of every integer an f64 cannot
+/// hold, sorted by row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedNums {
+    values: Float64Array,
+    exact: Vec<(RowId, i64)>,
+}
+
+impl MixedNums {
+    /// Builds from the f64 values and the exact integers (sorted by row,
+    /// rows within `values`).
+    pub fn new(values: Float64Array, mut exact: Vec<(RowId, i64)>) -> MixedNums {
+        exact.sort_unstable_by_key(|e| e.0);
+        exact.dedup_by_key(|e| e.0);
+        MixedNums { values, exact }
+    }
+
+    /// Every value as f64 (integers in [`MixedNums::exact`] rounded).
+    pub fn values(&self) -> &Float64Array {
+        &self.values
+    }
+
+    /// (row, value) of every integer an f64 cannot hold, ascending rows.
+    pub fn exact(&self) -> &[(RowId, i64)] {
+        &self.exact
+    }
+
+    /// The exact value at `row` (the caller checks validity).
+    pub fn value(&self, row: usize) -> crate::head::Num {
+        match self.exact.binary_search_by_key(&(row as RowId), |e| e.0) {
+            Ok(i) => crate::head::Num::Int(self.exact[i].1),
+            Err(_) => crate::head::Num::Float(self.values.value(row)),
+        }
+    }
 }
 
 impl NumArray {
@@ -57,6 +99,17 @@ impl NumArray {
         match self {
             NumArray::Int(a) => a.as_array(),
             NumArray::Float(a) => a,
+            NumArray::Mixed(m) => &m.values,
+        }
+    }
+
+    /// The exact number at `row`, if present.
+    pub fn num(&self, row: usize) -> Option<crate::head::Num> {
+        use crate::head::Num;
+        match self {
+            NumArray::Int(a) => a.is_valid(row).then(|| Num::Int(a.value(row))),
+            NumArray::Float(a) => a.is_valid(row).then(|| Num::Float(a.value(row))),
+            NumArray::Mixed(m) => m.values.is_valid(row).then(|| m.value(row)),
         }
     }
 
@@ -65,6 +118,7 @@ impl NumArray {
         match self {
             NumArray::Int(a) => a.is_valid(row).then(|| a.value(row) as f64),
             NumArray::Float(a) => a.is_valid(row).then(|| a.value(row)),
+            NumArray::Mixed(m) => m.values.is_valid(row).then(|| m.values.value(row)),
         }
     }
 }

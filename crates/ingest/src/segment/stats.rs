@@ -1,5 +1,7 @@
 //! Per-column statistics used to prune segments and answer cheap queries.
 
+use std::cmp::Ordering;
+
 use std::collections::HashSet;
 
 use arrow_array::Array;
@@ -57,6 +59,22 @@ fn float_exact(f: f64) -> Option<i64> {
         .then_some(f as i64)
 }
 
+/// Exact comparison of an integer with a finite float.
+fn cmp_int_float(i: i64, f: f64) -> Ordering {
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let t = f.trunc();
+    if t >= TWO_63 {
+        return Ordering::Less;
+    }
+    if t < -TWO_63 {
+        return Ordering::Greater;
+    }
+    match i128::from(i).cmp(&(t as i128)) {
+        Ordering::Equal => 0.0f64.partial_cmp(&(f - t)).unwrap_or(Ordering::Equal),
+        o => o,
+    }
+}
+
 /// Distinct values of a sorted slice.
 fn distinct_sorted<T: PartialEq>(v: &[T]) -> u64 {
     if v.is_empty() {
@@ -92,6 +110,32 @@ pub(crate) fn compute(
             s.distinct = distinct_sorted(&bits);
             s.min = vals.iter().copied().reduce(f64::min).map(|f| num(f, float_exact(f)));
             s.max = vals.iter().copied().reduce(f64::max).map(|f| num(f, float_exact(f)));
+        }
+        ColumnData::Num(NumArray::Mixed(m)) => {
+            let exact = m.exact();
+            let is_exact = |r: usize| exact.binary_search_by_key(&(r as u32), |e| e.0).is_ok();
+            let a = m.values();
+            let floats: Vec<f64> = (0..a.len())
+                .filter(|&r| a.is_valid(r) && !is_exact(r))
+                .map(|r| if a.value(r) == 0.0 { 0.0 } else { a.value(r) })
+                .collect();
+            let mut bits: Vec<u64> = floats.iter().map(|f| f.to_bits()).collect();
+            bits.sort_unstable();
+            let mut ints: Vec<i64> = exact.iter().map(|e| e.1).collect();
+            ints.sort_unstable();
+            // An integer f64 cannot hold never equals an f64 value.
+            s.distinct = distinct_sorted(&bits) + distinct_sorted(&ints);
+            let fmin = floats.iter().copied().reduce(f64::min);
+            let fmax = floats.iter().copied().reduce(f64::max);
+            let (imin, imax) = (ints.first().copied(), ints.last().copied());
+            let pick = |f: Option<f64>, i: Option<i64>, want: Ordering| match (f, i) {
+                (Some(f), Some(i)) if cmp_int_float(i, f) == want => Some(num(i as f64, Some(i))),
+                (Some(f), _) => Some(num(f, float_exact(f))),
+                (None, Some(i)) => Some(num(i as f64, Some(i))),
+                (None, None) => None,
+            };
+            s.min = pick(fmin, imin, Ordering::Less);
+            s.max = pick(fmax, imax, Ordering::Greater);
         }
         ColumnData::Datetime(a) => {
             let mut vals: Vec<i64> = a.iter().flatten().collect();

@@ -186,5 +186,9 @@ pub(crate) fn num_at(a: &NumArray, row: usize) -> crate::model::Number {
     match a {
         NumArray::Int(i) => crate::model::Number::Int(i.value(row)),
         NumArray::Float(f) => crate::model::Number::Float(f.value(row)),
+        NumArray::Mixed(m) => match m.value(row) {
+            tally_ingest::Num::Int(i) => crate::model::Number::Int(i),
+            tally_ingest::Num::Float(f) => crate::model::Number::Float(f),
+        },
     }
 }

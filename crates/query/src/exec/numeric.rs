@@ -24,6 +24,7 @@ enum Slice<'a> {
 fn slice(a: &NumArray) -> Option<(i64, Slice<'_>, Option<&NullBuffer>)> {
     match a {
         NumArray::Float(f) => Some((0, Slice::F64(f.values()), f.nulls())),
+        NumArray::Mixed(_) => None,
         NumArray::Int(ints) => {
             let arr = ints.as_array();
             let any = arr.as_any();
@@ -45,7 +46,15 @@ fn slice(a: &NumArray) -> Option<(i64, Slice<'_>, Option<&NullBuffer>)> {
 
 /// Folds the values of `a` at the rows of `sub` into `p`.
 pub(crate) fn fold_rows(p: &mut Partial, a: &NumArray, sub: &RoaringBitmap) {
-    let Some((base, s, nulls)) = slice(a) else { return };
+    let Some((base, s, nulls)) = slice(a) else {
+        // Mixed columns (exact integers beyond 2^53 among floats): rare,
+        // read row by row with their exact values.
+        let arr = a.as_array();
+        for r in sub.iter().map(|r| r as usize).filter(|&r| arr.is_valid(r)) {
+            p.add_number(super::column::num_at(a, r));
+        }
+        return;
+    };
     match s {
         Slice::U8(v) => ints_rows(p, base, v, nulls, sub),
         Slice::U16(v) => ints_rows(p, base, v, nulls, sub),
@@ -165,7 +174,15 @@ pub(crate) fn fold_pairs(
     gids: &[u32],
     states: &mut [Vec<Partial>],
 ) {
-    let Some((base, s, nulls)) = slice(col) else { return };
+    let Some((base, s, nulls)) = slice(col) else {
+        let arr = col.as_array();
+        for (&r, &g) in rows.iter().zip(gids) {
+            if arr.is_valid(r as usize) {
+                states[g as usize][a].add_number(super::column::num_at(col, r as usize));
+            }
+        }
+        return;
+    };
     let is_sum =
         matches!(states.first().map(|s| &s[a]), Some(Partial::Sum(_) | Partial::Average(_)));
     match s {

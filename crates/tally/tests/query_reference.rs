@@ -1,0 +1,184 @@
+//! The engine against the naive reference evaluator (tests/support):
+//! random events (all types, lists, nulls, conflicts, nesting; split over
+//! several sealed segments with the rest still in the head) × random
+//! queries (every analysis, operator, timeframe form, timezone, interval,
+//! group_by, order_by/limit, multi_analysis, funnel) → the same response or
+//! the same error code.
+//!
+//! CI runs a CI-sized number of cases; `TALLY_FULL=1` runs many more.
+
+mod support;
+
+use proptest::prelude::*;
+use serde_json::Value;
+use support::gen;
+use support::reference;
+use tally::{Engine, FixedClock, Response};
+
+fn cases() -> u32 {
+    if std::env::var("TALLY_FULL").is_ok_and(|v| v == "1") {
+        5_000
+    } else {
+        192
+    }
+}
+
+/// Floats agree to 1e-9 relative; everything else exactly. Drops
+/// `execution_metadata` (timings).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => i == j,
+            _ => {
+                let (f, g) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+                f == g || (f - g).abs() <= 1e-9 * f.abs().max(g.abs()).max(1.0)
+            }
+        },
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            let keys = |m: &serde_json::Map<String, Value>| {
+                let mut k: Vec<String> =
+                    m.keys().filter(|k| *k != "execution_metadata").cloned().collect();
+                k.sort();
+                k
+            };
+            keys(x) == keys(y) && keys(x).iter().all(|k| same(&x[k], &y[k]))
+        }
+        _ => a == b,
+    }
+}
+
+/// The first JSON path where `a` and `b` differ (for failure messages).
+fn first_difference(a: &Value, b: &Value, path: String) -> Option<String> {
+    if same(a, b) {
+        return None;
+    }
+    match (a, b) {
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, format!("{path}[{i}]"))),
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, v) in x {
+                match y.get(k) {
+                    Some(w) => {
+                        if let Some(d) = first_difference(v, w, format!("{path}.{k}")) {
+                            return Some(d);
+                        }
+                    }
+                    None => return Some(format!("{path}.{k}: reference {v}, engine has none")),
+                }
+            }
+            Some(format!(
+                "{path}: members differ: reference {:?} engine {:?}",
+                x.keys().collect::<Vec<_>>(),
+                y.keys().collect::<Vec<_>>()
+            ))
+        }
+        _ => Some(format!("{path}: reference {a}, engine {b}")),
+    }
+}
+
+fn engine_answer(events: &[(String, Value)], query: &Value, split: usize) -> Result<Value, String> {
+    // In-memory storage: the property is about answers, not files.
+    let engine = Engine::builder()
+        .with_storage(std::sync::Arc::new(tally_ingest::SimStorage::new()))
+        .with_data_dir("/ref")
+        .with_clock(FixedClock::at(gen::NOW_MS))
+        .with_segment_rows(7)
+        .open()
+        .unwrap();
+    let (p, _) = engine.create_project("ref").unwrap();
+    for (i, (c, e)) in events.iter().enumerate() {
+        p.record(c, e.to_string().as_bytes()).unwrap();
+        if i + 1 == split {
+            p.flush().unwrap();
+        }
+    }
+    match p.query_json_at(query, gen::NOW_MS) {
+        Ok(Response::Json(mut v)) => {
+            strip_engine_ids(&mut v);
+            Ok(v)
+        }
+        Ok(Response::Csv(t)) => Ok(Value::String(t)),
+        Err(e) => Err(e.error_code().to_string()),
+    }
+}
+
+/// Extractions return `keen.created_at` and `keen.id`, which the engine
+/// assigns and the reference does not model.
+fn strip_engine_ids(v: &mut Value) {
+    if let Some(Value::Array(events)) = v.get_mut("result") {
+        for e in events {
+            if let Some(Value::Object(k)) = e.get_mut("keen") {
+                k.remove("created_at");
+                k.remove("id");
+            }
+        }
+    }
+}
+
+fn check(events: Vec<(String, Value)>, query: Value, split: usize) -> Result<(), TestCaseError> {
+    let stored: Vec<(String, Value)> =
+        events.iter().map(|(c, e)| (c.clone(), gen::stored_form(e))).collect();
+    let want = reference::evaluate(&stored, &query, gen::NOW_MS).map_err(|e| e.code);
+    let got = engine_answer(&events, &query, split.min(events.len()));
+    let ok = match (&want, &got) {
+        (Ok(a), Ok(b)) => same(a, b),
+        (Err(a), Err(b)) => a == b,
+        _ => false,
+    };
+    let diff = match (&want, &got) {
+        (Ok(a), Ok(b)) => first_difference(a, b, String::new()).unwrap_or_default(),
+        _ => String::new(),
+    };
+    prop_assert!(
+        ok,
+        "query {}\ndiff {}\nevents {}\nreference {:?}\nengine    {:?}",
+        query,
+        diff,
+        serde_json::to_string(&stored).unwrap(),
+        want,
+        got
+    );
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(gen::config(cases()))]
+
+    #[test]
+    fn engine_matches_reference(events in gen::events(), query in gen::query(), split in 0usize..40) {
+        check(events, query, split)?;
+    }
+}
+
+/// Development aid: runs many cases without stopping or shrinking and
+/// prints every mismatch (`cargo test -p tally --test query_reference -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn survey_mismatches() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::new(gen::config(1));
+    let strat = (gen::events(), gen::query(), 0usize..40);
+    let n: usize = std::env::var("SURVEY_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(500);
+    let mut bad = 0;
+    for _ in 0..n {
+        let (events, query, split) = strat.new_tree(&mut runner).unwrap().current();
+        if let Err(e) = check(events, query, split) {
+            bad += 1;
+            let text = e.to_string();
+            println!(
+                "MISMATCH {}",
+                text.lines()
+                    .filter(|l| !l.starts_with("reference") && !l.starts_with("engine"))
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            );
+        }
+    }
+    println!("{bad} of {n} mismatched");
+}
