@@ -1,7 +1,6 @@
 //! Funnels (keen-semantics §2.5): per step the distinct actors, then the
 //! running set algebra.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -10,7 +9,7 @@ use tally_ingest::Snapshot;
 
 use super::column::PropCols;
 use super::filter;
-use super::partial::Partial;
+use super::partial::{Distinct, DistinctDicts, Partial};
 use super::plan::{distinct_dicts, fold_all, TargetPlan};
 use super::value::ValKey;
 use crate::error::{QueryError, Result};
@@ -38,18 +37,21 @@ pub fn run_funnel(
             "the first step may be neither optional nor inverted",
         ));
     }
-    let sets: Vec<BTreeSet<ValKey>> =
+    // Each step's actors stay a set of dictionary ids of its own
+    // collection; only the running set R is materialised (step 0's actors,
+    // in canonical order), and each later step tests R's members by
+    // dictionary lookup: O(|R|), not O(|A_k|) decoded strings.
+    let sets: Vec<Option<(Distinct, DistinctDicts)>> =
         steps.iter().map(|(s, r)| step_actors(s, *r, snapshot_of)).collect::<Result<_>>()?;
     let mut result = Vec::with_capacity(steps.len());
     let mut actors = Vec::with_capacity(steps.len());
-    let mut running: BTreeSet<ValKey> = BTreeSet::new();
+    let mut running: Vec<ValKey> = Vec::new();
     for (k, ((step, _), a)) in steps.iter().zip(sets).enumerate() {
-        let s = if k == 0 {
-            a
-        } else if step.inverted {
-            running.difference(&a).cloned().collect()
+        let s: Vec<ValKey> = if k == 0 {
+            a.map(|(d, dicts)| d.keys(&dicts).into_iter().collect()).unwrap_or_default()
         } else {
-            running.intersection(&a).cloned().collect()
+            let member = |x: &ValKey| a.as_ref().is_some_and(|(d, dicts)| d.contains(x, dicts));
+            running.iter().filter(|x| member(x) != step.inverted).cloned().collect()
         };
         result.push(Value::from(s.len() as u64));
         actors.push(if step.with_actors {
@@ -70,13 +72,14 @@ pub fn run_funnel(
     Ok(Value::Object(body))
 }
 
-/// A_k: the distinct non-null actor values among the step's events.
+/// A_k: the distinct non-null actor values among the step's events, as a
+/// distinct state over the collection's dictionaries (`None`: no value).
 fn step_actors(
     step: &FunnelStep,
     range: TimeRange,
     snapshot_of: &dyn Fn(&str) -> Option<Arc<Snapshot>>,
-) -> Result<BTreeSet<ValKey>> {
-    let Some(snap) = snapshot_of(&step.event_collection) else { return Ok(BTreeSet::new()) };
+) -> Result<Option<(Distinct, DistinctDicts)>> {
+    let Some(snap) = snapshot_of(&step.event_collection) else { return Ok(None) };
     let filters = filter::Prepared::new(&snap, &step.filters)?;
     let t = TargetPlan {
         kind: AnalysisKind::SelectUnique,
@@ -102,7 +105,7 @@ fn step_actors(
         );
     let dicts = t.prop.as_ref().map(|p| distinct_dicts(&snap, p)).unwrap_or_default();
     Ok(match merged {
-        Partial::Distinct(d) => d.keys(&dicts),
-        _ => BTreeSet::new(),
+        Partial::Distinct(d) => Some((*d, dicts)),
+        _ => None,
     })
 }

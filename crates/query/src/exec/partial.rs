@@ -303,6 +303,34 @@ impl Distinct {
         out
     }
 
+    /// Whether `key` is one of the distinct values, without decoding the
+    /// set: a dictionary lookup for strings (and list element texts).
+    pub fn contains(&self, key: &ValKey, dicts: &DistinctDicts) -> bool {
+        use super::value::{datetime_text, number_text, string_text};
+        let in_elems = |text: String| {
+            !self.elems.is_empty()
+                && dicts
+                    .elems
+                    .as_ref()
+                    .and_then(|d| d.lookup(&text))
+                    .is_some_and(|id| self.elems.contains(id))
+        };
+        match key {
+            ValKey::Num(n) => self.nums.contains(n) || in_elems(number_text(n.number())),
+            ValKey::Str(s) => {
+                dicts
+                    .strs
+                    .as_ref()
+                    .and_then(|d| d.lookup(s))
+                    .is_some_and(|id| self.strs.contains(id))
+                    || self.owned.contains(s)
+                    || in_elems(string_text(s))
+            }
+            ValKey::Bool(b) => self.bools & (1 << u8::from(*b)) != 0 || in_elems(b.to_string()),
+            ValKey::Datetime(ms) => self.dts.contains(ms) || in_elems(datetime_text(*ms)),
+        }
+    }
+
     /// Number of distinct values (no string is decoded unless list
     /// elements must be reconciled with scalar values).
     pub fn count(&self, dicts: &DistinctDicts) -> u64 {
