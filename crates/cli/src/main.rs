@@ -367,8 +367,9 @@ fn ingest(g: &Global, a: &IngestArgs) -> Result<u8, Fail> {
     Ok(if summary.rejected > 0 { 3 } else { 0 })
 }
 
-/// "Now" of the demo: 2024-04-01T00:00:00Z, the end of the generator's window.
-const DEMO_NOW_MS: i64 = 1_711_929_600_000;
+/// "Now" of the demo: 2024-03-31T00:00:00Z, the end of the generator's window
+/// (90 days from 2024-01-01), so `previous_90_days` is the whole sample.
+const DEMO_NOW_MS: i64 = 1_711_843_200_000;
 
 /// The demo's representative queries, one per kind of analysis.
 const DEMO_QUERIES: &[&str] = &[
@@ -443,7 +444,7 @@ fn demo(g: &Global, a: &DemoArgs) -> Result<u8, Fail> {
     // The generator spreads events over the 90 days from 2024-01-01, so
     // "now" is fixed at the end of that window for the relative timeframes.
     let now_ms = DEMO_NOW_MS;
-    println!("\nqueries (now = 2024-04-01T00:00:00.000Z):");
+    println!("\nqueries (now = 2024-03-31T00:00:00.000Z):");
     let mut failed = 0;
     for q in DEMO_QUERIES {
         let (r, ms) = run_query(&p, q, now_ms, 1);

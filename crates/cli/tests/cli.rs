@@ -177,3 +177,126 @@ fn project_create_show_and_keys() {
         }
     }
 }
+
+fn events_for_queries(dir: &std::path::Path) {
+    let lines = concat!(
+        "{\"purchases\": {\"keen\": {\"timestamp\": \"2024-06-10T10:00:00Z\"}, \"price\": 2, \"user\": {\"id\": \"u1\"}}}\n",
+        "{\"purchases\": {\"keen\": {\"timestamp\": \"2024-06-11T10:00:00Z\"}, \"price\": 3.5, \"user\": {\"id\": \"u2\"}}}\n",
+        "{\"purchases\": {\"keen\": {\"timestamp\": \"2024-06-12T10:00:00Z\"}, \"price\": 4, \"user\": {\"id\": \"u1\"}}}\n",
+    );
+    let out = tally(dir, &["ingest", "-"], Some(lines.as_bytes()));
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn query_prints_keen_bodies_and_uses_now_for_relative_timeframes() {
+    let dir = tempfile::tempdir().unwrap();
+    events_for_queries(dir.path());
+    let q = r#"{"analysis_type": "sum", "event_collection": "purchases", "target_property": "price", "timeframe": "previous_2_days"}"#;
+    let out = tally(dir.path(), &["query", "--now", "2024-06-12T14:35:20Z", q], None);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(json(&out), serde_json::json!({"result": 5.5}));
+    // global flags after the subcommand, and a fixed now without a zone
+    let q = r#"{"analysis_type": "count_unique", "event_collection": "purchases", "target_property": "user.id", "timeframe": "this_3_days"}"#;
+    let out = tally(
+        std::path::Path::new("/nonexistent"),
+        &["query", q, "--now", "2024-06-12T00:00:00", "--data-dir", dir.path().to_str().unwrap()],
+        None,
+    );
+    assert_eq!(json(&out), serde_json::json!({"result": 2}));
+}
+
+#[test]
+fn query_file_answers_line_by_line_with_errors_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    events_for_queries(dir.path());
+    let file = dir.path().join("q.jsonl");
+    std::fs::write(
+        &file,
+        concat!(
+            "{\"analysis_type\": \"count\", \"event_collection\": \"purchases\", \"timeframe\": {\"start\": \"2024-06-01T00:00:00Z\", \"end\": \"2024-07-01T00:00:00Z\"}, \"interval\": \"weekly\"}\n",
+            "{\"analysis_type\": \"count\", \"event_collection\": \"purchases\"}\n",
+            "not json\n",
+            "{\"analysis_type\": \"maximum\", \"event_collection\": \"nothing\", \"target_property\": \"x\", \"timeframe\": \"this_day\"}\n",
+        ),
+    )
+    .unwrap();
+    let out = tally(
+        dir.path(),
+        &["query", "--file", file.to_str().unwrap(), "--time", "--repeat", "3"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> =
+        stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(
+        lines[0]["result"].as_array().unwrap().len(),
+        6,
+        "June 2024 starts on a Saturday: 6 weekly buckets"
+    );
+    assert_eq!(lines[0]["result"][2]["value"], 3);
+    assert_eq!(lines[0]["result"][1]["value"], 0);
+    assert_eq!(lines[1]["error_code"], "TimeframeDefinitionError");
+    assert!(lines[1]["message"].as_str().unwrap().contains("timeframe"));
+    assert_eq!(lines[2]["error_code"], "InvalidParameterError");
+    assert_eq!(lines[3], serde_json::json!({"result": null}));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let times: Vec<&str> = stderr.lines().filter(|l| l.starts_with("time_ms ")).collect();
+    assert_eq!(times.len(), 4, "{stderr}");
+    for (i, t) in times.iter().enumerate() {
+        let parts: Vec<&str> = t.split(' ').collect();
+        assert_eq!(parts[1], (i + 1).to_string());
+        assert!(parts[2].parse::<f64>().unwrap() >= 0.0);
+    }
+}
+
+#[test]
+fn query_checks_the_key_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = tally(dir.path(), &["project", "create", "shop"], None);
+    let p = json(&created);
+    let id = p["id"].as_str().unwrap();
+    let q = r#"{"analysis_type": "count", "event_collection": "x", "timeframe": "this_day"}"#;
+    let read = tally(
+        dir.path(),
+        &["--project", id, "--key", p["keys"]["read"].as_str().unwrap(), "query", q],
+        None,
+    );
+    assert_eq!(json(&read), serde_json::json!({"result": 0}));
+    let write = tally(
+        dir.path(),
+        &["query", q, "--project", id, "--key", p["keys"]["write"].as_str().unwrap()],
+        None,
+    );
+    assert_eq!(write.status.code(), Some(1));
+    assert_eq!(json(&write)["error_code"], "InvalidApiKeyError");
+}
+
+#[test]
+fn demo_ingests_and_answers_every_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let out = tally(
+        dir.path(),
+        &["demo", "--events", "3000", "--seed", "7", "--data-dir", data.to_str().unwrap()],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("ingested 3000 events (0 rejected)"), "{stdout}");
+    let answers: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|l| l.starts_with("{\"result\""))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 14, "{stdout}");
+    assert!(!stdout.contains("error_code"), "{stdout}");
+    let total: u64 = answers[0]["result"].as_u64().unwrap();
+    assert!(total > 1000 && total < 3000, "pageviews are about 70% of events: {total}");
+    // the data directory was kept (--data-dir) and answers the same query
+    let q = r#"{"analysis_type": "count", "event_collection": "pageviews", "timeframe": {"start": "2023-01-01T00:00:00Z", "end": "2025-01-01T00:00:00Z"}}"#;
+    let again = tally(&data, &["query", q], None);
+    assert_eq!(json(&again)["result"].as_u64(), Some(total));
+}
