@@ -22,5 +22,5 @@ pub mod time;
 pub use error::{QueryError, QueryErrorCode, Result};
 pub use model::*;
 pub use parse::{parse_analysis, parse_query, parse_query_str};
-pub use run::{execute, Response, SnapshotSource};
+pub use run::{execute, extract_events, Response, SnapshotSource};
 pub use time::{TimeRange, TimeUnit, TimeZone, Timeframe};

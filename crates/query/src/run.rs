@@ -98,14 +98,7 @@ pub fn execute(query: &Query, now_ms: i64, source: &dyn SnapshotSource) -> Resul
         Query::Extraction(x) => {
             let range = x.timeframe.resolve(now_ms, &x.timezone)?;
             let snap = source.snapshot(&x.event_collection);
-            let prepared = match &snap {
-                Some(s) => Some(crate::exec::filter::Prepared::new(s, &x.filters)?),
-                None => None,
-            };
-            let select = |_: &Snapshot, seg: &tally_ingest::Segment, rows: std::ops::Range<u32>| {
-                Ok(prepared.as_ref().map(|p| p.select(seg, rows)).unwrap_or_default())
-            };
-            let events = extract::extract(snap.as_deref(), x, range, &select, MAX_SYNC_EXTRACTION)?;
+            let events = extract_events(x, now_ms, source, MAX_SYNC_EXTRACTION)?;
             if x.csv {
                 return Ok(Response::Csv(extract::render_csv(&events)?));
             }
@@ -117,6 +110,26 @@ pub fn execute(query: &Query, now_ms: i64, source: &dyn SnapshotSource) -> Resul
         Some((events, props)) => with_metadata(body, started, events, props),
         None => body,
     }))
+}
+
+/// The events of an extraction, oldest first; more than `max_events`
+/// matching (without `latest`) is a `LimitExceededError`.
+pub fn extract_events(
+    x: &crate::model::Extraction,
+    now_ms: i64,
+    source: &dyn SnapshotSource,
+    max_events: u64,
+) -> Result<Vec<Value>> {
+    let range = x.timeframe.resolve(now_ms, &x.timezone)?;
+    let snap = source.snapshot(&x.event_collection);
+    let prepared = match &snap {
+        Some(s) => Some(crate::exec::filter::Prepared::new(s, &x.filters)?),
+        None => None,
+    };
+    let select = |_: &Snapshot, seg: &tally_ingest::Segment, rows: std::ops::Range<u32>| {
+        Ok(prepared.as_ref().map(|p| p.select(seg, rows)).unwrap_or_default())
+    };
+    extract::extract(snap.as_deref(), x, range, &select, max_events)
 }
 
 type Prepared = (TimeRange, Option<Vec<TimeRange>>, Option<Arc<Snapshot>>);

@@ -19,6 +19,7 @@ pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     storage: Option<Arc<dyn Storage>>,
     options: CollectionOptions,
+    extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -37,6 +38,7 @@ impl Default for EngineBuilder {
             clock: Arc::new(SystemClock),
             storage: None,
             options: CollectionOptions::default(),
+            extraction_sink: None,
         }
     }
 }
@@ -79,6 +81,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Where asynchronous extractions (`email`, keen-semantics §9.5) go.
+    /// Default: [`crate::FileExtractionSink`], CSV files under each
+    /// project's `extractions/` directory.
+    pub fn with_extraction_sink(mut self, sink: Arc<dyn crate::ExtractionSink>) -> Self {
+        self.extraction_sink = Some(sink);
+        self
+    }
+
     /// Opens (creating if needed) the data directory and every project in it.
     pub fn open(self) -> Result<Engine> {
         // On the real file system, one engine per data directory: a second
@@ -95,6 +105,7 @@ impl EngineBuilder {
             storage,
             clock: self.clock,
             options: self.options,
+            extraction_sink: self.extraction_sink,
             projects: RwLock::new(BTreeMap::new()),
             _lock: lock,
         });
@@ -115,6 +126,7 @@ pub(crate) struct EngineInner {
     pub(crate) storage: Arc<dyn Storage>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: CollectionOptions,
+    pub(crate) extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
     projects: RwLock<BTreeMap<String, Project>>,
     /// The exclusive lock on `<data dir>/LOCK`, held while the engine lives.
     _lock: Option<std::fs::File>,

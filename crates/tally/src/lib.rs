@@ -62,6 +62,7 @@ pub use ingest::{
 };
 pub use keys::{ApiKey, KeyDigest, KeyDigests, KeyKind, ProjectKeys};
 pub use project::{Project, ProjectInfo};
+pub use query::{ExtractionDelivery, ExtractionSink, FileExtractionSink, EXTRACTION_ACK};
 pub use schema::{CollectionSchema, PropertySchema};
 pub use tally_ingest::{
     Clock, Collection, CollectionOptions, Durability, EventLimits, FixedClock, Snapshot,

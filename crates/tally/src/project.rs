@@ -18,6 +18,7 @@ pub(crate) struct Env {
     pub(crate) storage: Arc<dyn tally_ingest::Storage>,
     pub(crate) clock: Arc<dyn tally_ingest::Clock>,
     pub(crate) options: tally_ingest::CollectionOptions,
+    pub(crate) extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
 }
 
 impl Env {
@@ -26,6 +27,7 @@ impl Env {
             storage: engine.storage.clone(),
             clock: engine.clock.clone(),
             options: engine.options.clone(),
+            extraction_sink: engine.extraction_sink.clone(),
         }
     }
 }
@@ -157,6 +159,18 @@ impl Project {
                 open_reports: RwLock::new(reports),
             }),
         })
+    }
+
+    /// The extraction sink and the project directory (for the default sink).
+    pub(crate) fn extraction_target(
+        &self,
+    ) -> (Option<Arc<dyn crate::ExtractionSink>>, &std::path::Path, Arc<dyn tally_ingest::Storage>)
+    {
+        (
+            self.inner.engine.extraction_sink.clone(),
+            &self.inner.dir,
+            self.inner.engine.storage.clone(),
+        )
     }
 
     /// "Now" from the engine's clock (Unix ms).
