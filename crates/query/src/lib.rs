@@ -8,6 +8,42 @@
 //!      ──exec: per segment in parallel (rayon)──▶ filter bitmaps ──▶ partial states
 //!      ──merge (associative)──▶ render ──▶ Keen result JSON
 //! ```
+//!
+//! - [`parse`]: Keen query JSON → [`Query`], every rule of §2–6 and §9.5,
+//!   errors with Keen's codes naming the field ([`QueryError`]).
+//! - [`time`]: timezones (IANA via chrono-tz, offsets), relative
+//!   timeframes resolved against an injected "now" (§4.3), interval
+//!   buckets (§5.2), DST-correct.
+//! - [`exec`]: per segment in parallel with rayon. A timeframe or bucket is
+//!   a binary search on the time-sorted segment; filters become
+//!   `RoaringBitmap`s (eq/in/ne/exists on string, bool and list columns are
+//!   dictionary lookups plus bitmap unions; ranges are column scans);
+//!   analyses fold into mergeable partial states keyed by collection-wide
+//!   dictionary ids; median/percentile select, never sort everything.
+//! - [`extract`]: extraction rows rebuilt as JSON or CSV (§9.5).
+//! - [`run`]: [`execute`] ties them together for one query.
+//! - [`render`]: Keen's number and value rendering (§0).
+//!
+//! The engine is checked against a naive reference evaluator written from
+//! the spec (`crates/tally/tests/query_reference.rs`) and golden answers
+//! (`testdata/queries/`).
+//!
+//! ## Choices the spec leaves open
+//!
+//! Parser choices are listed in [`parse`]; these concern results:
+//!
+//! - `execution_metadata` (`include_metadata`): `total_processing_time`
+//!   in seconds, `events_scanned` = events inside the timeframe before
+//!   filters, `properties_per_event` = the paths the query reads (analyses)
+//!   or the collection's paths (funnels, extractions).
+//! - An integer sum beyond i64 prints as an f64 (JSON integers are i64).
+//! - A list-valued funnel actor contributes each element, as count_unique
+//!   does.
+//! - `max_age` is accepted and validated; every answer is computed fresh
+//!   (always within any `max_age`).
+//! - Extractions: members in first-seen column order, `keen` first;
+//!   `email` extractions go to the facade's sink (up to 10,000,000
+//!   events), synchronous ones stop at 100,000 without `latest`.
 #![deny(missing_docs)]
 
 pub mod error;
