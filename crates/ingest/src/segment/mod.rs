@@ -340,46 +340,18 @@ impl Segment {
         n
     }
 
-    /// Checks every invariant: sorted timestamps, array lengths, presence
-    /// equals validity, the index equals a scan of the array, stats match
-    /// the data, deletions within the segment. String min/max are checked
+    /// Checks every invariant: [`Segment::validate_structure`], plus
+    /// presence equals validity row by row, the index equals a scan of the
+    /// array, and the stats match the data. String min/max are checked
     /// against `dicts` when the column's dictionary is there.
     pub fn validate_with(&self, dicts: Option<&Dicts>) -> Result<()> {
+        self.validate_structure(dicts)?;
         let bug = |m: String| Err(IngestError::Internal(format!("segment {}: {m}", self.id())));
         let n = self.len();
         let c = &self.core;
-        if c.timestamps.len() != n || c.created_at.len() != n {
-            return bug("keen.* arrays differ in length".into());
-        }
-        if c.timestamps.null_count() != 0
-            || c.created_at.nulls().is_some_and(|n| n.null_count() != 0)
-        {
-            return bug("keen.* arrays hold nulls".into());
-        }
-        if self.timestamps().windows(2).any(|w| w[0] > w[1]) {
-            return bug("timestamps are not sorted".into());
-        }
-        if self.deleted.max().is_some_and(|m| m as usize >= n) {
-            return bug("deletion vector past the last row".into());
-        }
-        if c.columns.windows(2).any(|w| w[0].id >= w[1].id) {
-            return bug("columns not sorted by id".into());
-        }
         for col in &c.columns {
             let name = &col.key;
-            if col.data.value_type() != col.key.ty {
-                return bug(format!("column {name} holds {} data", col.data.value_type()));
-            }
-            if col.presence.is_empty() {
-                return bug(format!("column {name} is empty"));
-            }
-            if col.presence.max().is_some_and(|m| m as usize >= n) {
-                return bug(format!("column {name} presence past the last row"));
-            }
             if let Some(a) = col.data.array() {
-                if a.len() != n {
-                    return bug(format!("column {name} has {} rows, segment {n}", a.len()));
-                }
                 let valid = RoaringBitmap::from_sorted_iter(
                     (0..n as u32).filter(|&r| a.is_valid(r as usize)),
                 )
@@ -410,11 +382,6 @@ impl Segment {
                     "column {name} stats {:?} differ from the data {:?}",
                     col.stats, stats
                 ));
-            }
-            if let (Some(r), Some(idx)) = (&reader, &col.index) {
-                if idx.values().last().is_some_and(|&v| v as usize >= r.len()) {
-                    return bug(format!("column {name} holds an id past its dictionary"));
-                }
             }
         }
         Ok(())
