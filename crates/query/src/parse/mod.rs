@@ -339,8 +339,10 @@ fn parse_percentile(v: Option<&Value>, field: &str) -> Result<f64> {
     if !(p > 0.0 && p <= 100.0) {
         return Err(QueryError::invalid(field, format!("{p} is not in (0, 100]")));
     }
-    let scaled = p * 100.0;
-    if (scaled - scaled.round()).abs() > 1e-6 {
+    // At most two decimals: p is the double nearest to some d/100. Then
+    // p·100 rounds to d and d/100 (correctly rounded) is p again; a p with
+    // more decimals, however small (1e-8), does not come back.
+    if (p * 100.0).round() / 100.0 != p {
         return Err(QueryError::invalid(field, format!("{p} has more than two decimals")));
     }
     Ok(p)
