@@ -432,23 +432,7 @@ fn parse_common(obj: &Map<String, Value>, labels: Option<&[String]>) -> Result<C
             }
         },
     };
-    let max_age = match get(obj, "max_age") {
-        None => None,
-        Some(v) => {
-            let (lo, hi) = MAX_AGE_BOUNDS;
-            match uint_param(v, "max_age") {
-                Ok(n) if n > lo && n <= hi => Some(n as u32),
-                _ => {
-                    return Err(QueryError::invalid(
-                        "max_age",
-                        format!(
-                        "expected an integer number of seconds with {lo} < max_age ≤ {hi}, got {v}"
-                    ),
-                    ))
-                }
-            }
-        }
-    };
+    let max_age = parse_max_age(obj)?;
     let include_metadata = optional_bool(obj, "include_metadata", "include_metadata")?;
     Ok(Common {
         event_collection,
@@ -462,6 +446,20 @@ fn parse_common(obj: &Map<String, Value>, labels: Option<&[String]>) -> Result<C
         max_age,
         include_metadata,
     })
+}
+
+/// `max_age` (§2.1, every query type): integer seconds, 30 < max_age ≤
+/// 129,600; `None` when absent.
+fn parse_max_age(obj: &Map<String, Value>) -> Result<Option<u32>> {
+    let Some(v) = get(obj, "max_age") else { return Ok(None) };
+    let (lo, hi) = MAX_AGE_BOUNDS;
+    match uint_param(v, "max_age") {
+        Ok(n) if n > lo && n <= hi => Ok(Some(n as u32)),
+        _ => Err(QueryError::invalid(
+            "max_age",
+            format!("expected an integer number of seconds with {lo} < max_age ≤ {hi}, got {v}"),
+        )),
+    }
 }
 
 fn parse_group_by(v: &Value) -> Result<Vec<GroupBy>> {
