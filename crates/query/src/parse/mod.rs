@@ -48,6 +48,8 @@
 //! - **Filter limit**: more than [`MAX_FILTERS`] filters in one query
 //!   (counting every `or` and its sub-filters; for a funnel, all steps
 //!   together) is a `LimitExceededError`.
+//! - **`in` limit**: an `in` list of more than [`MAX_IN_MEMBERS`] members
+//!   is a `LimitExceededError` naming `filters[i].property_value`.
 //! - **`or`** needs a non-empty array of filter objects; `property_name`
 //!   is ignored.
 //! - **`property_type`** is matched ignoring ASCII case; an unknown name is
@@ -124,6 +126,8 @@ use filter::parse_filter_list;
 
 /// Most filters one query may hold, counting nested ones (keen-semantics §3.1).
 pub const MAX_FILTERS: usize = 100;
+/// Most members of one `in` list (RELIABILITY §3c).
+pub const MAX_IN_MEMBERS: usize = 10_000;
 /// Most `group_by` elements (keen-semantics §6.1).
 pub const MAX_GROUP_BY: usize = 10;
 /// Most funnel steps (keen-semantics §2.5).
