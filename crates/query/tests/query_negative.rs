@@ -1145,6 +1145,15 @@ impl Cases {
             format!("{field}[100]"),
             format!("{field} = 101 filters"),
         );
+        // RELIABILITY §3c: an `in` list holds at most 10,000 members.
+        let members: Vec<Value> = (0..10_001).map(|i| json!(i)).collect();
+        let f = json!({"property_name": "n", "operator": "in", "property_value": members});
+        self.push(
+            Self::mutate(base, parent, "filters", &json!([ok_filter(0), f])),
+            LimitExceededError,
+            format!("{field}[1].property_value"),
+            format!("{field}[1] = in with 10,001 members"),
+        );
     }
 }
 
