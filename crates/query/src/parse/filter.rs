@@ -4,7 +4,7 @@
 use regex::RegexBuilder;
 use serde_json::Value;
 
-use super::{decoded, json_number, MAX_FILTERS, MAX_REGEX_CHARS, REGEX_SIZE_LIMIT};
+use super::{decoded, json_number, MAX_FILTERS, MAX_IN_MEMBERS, MAX_REGEX_CHARS, REGEX_SIZE_LIMIT};
 use crate::error::{QueryError, QueryErrorCode, Result};
 use crate::model::{CmpOp, Filter, Number, Operand, Scalar};
 use crate::time::json_kind;
@@ -193,6 +193,12 @@ fn parse_filter(v: &Value, field: &str, count: &mut usize) -> Result<Filter> {
                     ))
                 }
             };
+            if items.len() > MAX_IN_MEMBERS {
+                return Err(QueryError::limit(format!(
+                    "{value_field}: the \"in\" list has {} members, more than {MAX_IN_MEMBERS}",
+                    items.len()
+                )));
+            }
             let operands = items
                 .iter()
                 .enumerate()

@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 
 use super::filter::parse_filter_list;
 use super::{
-    decoded, get, optional_bool, parse_filters, required_str, uint_param, MAX_FUNNEL_STEPS,
+    decoded, get, optional_bool, parse_filters, parse_max_age, required_str, uint_param,
+    MAX_FUNNEL_STEPS,
 };
 use crate::error::{QueryError, Result};
 use crate::model::{Extraction, Funnel, FunnelStep, Query};
@@ -38,6 +39,8 @@ pub(super) fn parse_funnel(obj: &Map<String, Value>) -> Result<Query> {
         Some(v) => Some((TimeZone::parse(v)?, v.clone())),
     };
     let include_metadata = optional_bool(obj, "include_metadata", "include_metadata")?;
+    // Validated like every query's (§2.1); answers are always fresh.
+    parse_max_age(obj)?;
     let mut filter_count = 0;
     let mut steps = Vec::with_capacity(raw_steps.len());
     for (i, raw) in raw_steps.iter().enumerate() {
@@ -195,6 +198,7 @@ pub(super) fn parse_extraction(obj: &Map<String, Value>) -> Result<Query> {
         }
     };
     let include_metadata = optional_bool(obj, "include_metadata", "include_metadata")?;
+    parse_max_age(obj)?;
     Ok(Query::Extraction(Extraction {
         event_collection,
         timeframe,

@@ -48,6 +48,8 @@
 //! - **Filter limit**: more than [`MAX_FILTERS`] filters in one query
 //!   (counting every `or` and its sub-filters; for a funnel, all steps
 //!   together) is a `LimitExceededError`.
+//! - **`in` limit**: an `in` list of more than [`MAX_IN_MEMBERS`] members
+//!   is a `LimitExceededError` naming `filters[i].property_value`.
 //! - **`or`** needs a non-empty array of filter objects; `property_name`
 //!   is ignored.
 //! - **`property_type`** is matched ignoring ASCII case; an unknown name is
@@ -124,6 +126,8 @@ use filter::parse_filter_list;
 
 /// Most filters one query may hold, counting nested ones (keen-semantics §3.1).
 pub const MAX_FILTERS: usize = 100;
+/// Most members of one `in` list (RELIABILITY §3c).
+pub const MAX_IN_MEMBERS: usize = 10_000;
 /// Most `group_by` elements (keen-semantics §6.1).
 pub const MAX_GROUP_BY: usize = 10;
 /// Most funnel steps (keen-semantics §2.5).
@@ -339,8 +343,10 @@ fn parse_percentile(v: Option<&Value>, field: &str) -> Result<f64> {
     if !(p > 0.0 && p <= 100.0) {
         return Err(QueryError::invalid(field, format!("{p} is not in (0, 100]")));
     }
-    let scaled = p * 100.0;
-    if (scaled - scaled.round()).abs() > 1e-6 {
+    // At most two decimals: p is the double nearest to some d/100. Then
+    // p·100 rounds to d and d/100 (correctly rounded) is p again; a p with
+    // more decimals, however small (1e-8), does not come back.
+    if (p * 100.0).round() / 100.0 != p {
         return Err(QueryError::invalid(field, format!("{p} has more than two decimals")));
     }
     Ok(p)
@@ -430,23 +436,7 @@ fn parse_common(obj: &Map<String, Value>, labels: Option<&[String]>) -> Result<C
             }
         },
     };
-    let max_age = match get(obj, "max_age") {
-        None => None,
-        Some(v) => {
-            let (lo, hi) = MAX_AGE_BOUNDS;
-            match uint_param(v, "max_age") {
-                Ok(n) if n > lo && n <= hi => Some(n as u32),
-                _ => {
-                    return Err(QueryError::invalid(
-                        "max_age",
-                        format!(
-                        "expected an integer number of seconds with {lo} < max_age ≤ {hi}, got {v}"
-                    ),
-                    ))
-                }
-            }
-        }
-    };
+    let max_age = parse_max_age(obj)?;
     let include_metadata = optional_bool(obj, "include_metadata", "include_metadata")?;
     Ok(Common {
         event_collection,
@@ -460,6 +450,20 @@ fn parse_common(obj: &Map<String, Value>, labels: Option<&[String]>) -> Result<C
         max_age,
         include_metadata,
     })
+}
+
+/// `max_age` (§2.1, every query type): integer seconds, 30 < max_age ≤
+/// 129,600; `None` when absent.
+fn parse_max_age(obj: &Map<String, Value>) -> Result<Option<u32>> {
+    let Some(v) = get(obj, "max_age") else { return Ok(None) };
+    let (lo, hi) = MAX_AGE_BOUNDS;
+    match uint_param(v, "max_age") {
+        Ok(n) if n > lo && n <= hi => Ok(Some(n as u32)),
+        _ => Err(QueryError::invalid(
+            "max_age",
+            format!("expected an integer number of seconds with {lo} < max_age ≤ {hi}, got {v}"),
+        )),
+    }
 }
 
 fn parse_group_by(v: &Value) -> Result<Vec<GroupBy>> {
