@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tally_ingest::{
     format_datetime, infer_timestamp, parse_event, sanitize_collection_name,
-    validate_collection_name, EventLimits, EventParser, FlatBatch,
+    validate_collection_name, AppendPart, EventLimits, EventParser, FlatBatch, Resolved,
 };
 
 use crate::error::{Error, Result};
@@ -211,13 +211,67 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for BatchDoc<'a> {
     }
 }
 
+/// The events of one collection in one parsed slice of an NDJSON block.
+struct Group {
+    /// The collection (sanitised when asked to).
+    collection: String,
+    batch: FlatBatch,
+    /// Per event, `u32 LE length ‖ raw JSON`: the event list of a WAL
+    /// payload, so the append writes it without copying
+    /// ([`tally_ingest::AppendPart::raw`]).
+    raw: Vec<u8>,
+    /// Per event: its line number.
+    lines: Vec<u64>,
+    /// `0..batch.len()`: every event is appended.
+    idx: Vec<usize>,
+    /// Ids looked up ahead against the collection, when it existed.
+    resolved: Option<Resolved>,
+}
+
+impl Group {
+    fn new(collection: String) -> Group {
+        Group {
+            collection,
+            batch: FlatBatch::new(),
+            raw: Vec::new(),
+            lines: Vec::new(),
+            idx: Vec::new(),
+            resolved: None,
+        }
+    }
+}
+
 /// One parsed slice of an NDJSON block.
 struct Parsed {
-    batch: FlatBatch,
-    raw: Vec<u8>,
-    /// Per event in `batch`: (line number, collection name).
-    meta: Vec<(u64, String)>,
+    groups: Vec<Group>,
     errors: Vec<(u64, Error)>,
+}
+
+/// The member name of a line `{"<name>": ...` when it needs no unescaping
+/// (nearly always): picks the collection's batch before parsing. The
+/// parser still checks the whole line.
+fn peek_member(line: &[u8]) -> Option<&str> {
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while line.get(*i).is_some_and(|b| b.is_ascii_whitespace()) {
+            *i += 1;
+        }
+    };
+    skip_ws(&mut i);
+    if line.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    skip_ws(&mut i);
+    if line.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let end = start + memchr::memchr2(b'"', b'\\', line.get(start..)?)?;
+    if line[end] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&line[start..end]).ok()
 }
 
 fn set_path(root: &serde_json::Value, path: &str) -> Option<serde_json::Value> {
@@ -243,14 +297,15 @@ fn infer_into(event: &[u8], from: &str) -> Option<Vec<u8>> {
     serde_json::to_vec(&v).ok()
 }
 
-fn parse_lines(lines: &[(u64, &[u8])], opts: &NdjsonOptions, limits: &EventLimits) -> Parsed {
-    let mut p = Parsed {
-        batch: FlatBatch::new(),
-        raw: Vec::with_capacity(lines.iter().map(|(_, l)| l.len()).sum()),
-        meta: Vec::with_capacity(lines.len()),
-        errors: Vec::new(),
-    };
-    let mut parser = EventParser::new();
+/// Parses one line into `batch`; returns its collection (sanitised when
+/// asked to). On error nothing is appended.
+fn parse_line(
+    parser: &mut EventParser,
+    line: &[u8],
+    batch: &mut FlatBatch,
+    opts: &NdjsonOptions,
+    limits: &EventLimits,
+) -> std::result::Result<String, Error> {
     let collection_name = |name: &str| {
         if opts.sanitize_collection_names {
             sanitize_collection_name(name)
@@ -258,126 +313,219 @@ fn parse_lines(lines: &[(u64, &[u8])], opts: &NdjsonOptions, limits: &EventLimit
             name.to_string()
         }
     };
-    for &(line_no, line) in lines {
-        let before = p.batch.mark();
-        let collection = match &opts.collection {
-            Some(c) => parser.parse_at(line, 0, &mut p.batch, limits).map(|()| c.clone()),
-            // One pass: the collection name and the event together.
-            None => parser
-                .parse_wrapped_at(line, 0, &mut p.batch, limits)
-                .map(|name| collection_name(&name))
-                .map_err(|e| match serde_json::from_slice::<OneMember>(line) {
-                    // A bad name outranks a bad event (a bad line outranks both).
-                    Ok(OneMember(name)) => {
-                        validate_collection_name(&collection_name(&name)).err().unwrap_or(e)
-                    }
-                    Err(_) => e,
-                }),
-        };
-        let collection = match collection {
-            Ok(c) => c,
-            Err(e) => {
-                p.errors.push((line_no, e.into()));
-                continue;
-            }
-        };
-        if let Err(e) = validate_collection_name(&collection) {
-            p.batch.truncate(before);
-            p.errors.push((line_no, e.into()));
-            continue;
-        }
-        let ev = p.batch.events.last().expect("the parser pushed one event");
-        let event = &line[ev.raw.clone()];
-        let rewritten = match &opts.infer_timestamp_from {
-            Some(from) if ev.timestamp.is_none() => infer_into(event, from),
-            _ => None,
-        };
-        if let Some(rewritten) = rewritten {
-            p.batch.truncate(before);
-            if let Err(e) = parser.parse_at(&rewritten, 0, &mut p.batch, limits) {
-                p.errors.push((line_no, e.into()));
-                continue;
-            }
-            push_raw(&mut p, &rewritten);
-        } else {
-            push_raw(&mut p, event);
-        }
-        if p.meta.is_empty() {
-            reserve_like_first(&mut p.batch, lines.len());
-        }
-        p.meta.push((line_no, collection));
+    let before = batch.mark();
+    let collection = match &opts.collection {
+        Some(c) => parser.parse_at(line, 0, batch, limits).map(|()| c.clone())?,
+        // One pass: the collection name and the event together.
+        None => parser
+            .parse_wrapped_at(line, 0, batch, limits)
+            .map(|name| collection_name(&name))
+            .map_err(|e| match serde_json::from_slice::<OneMember>(line) {
+                // A bad name outranks a bad event (a bad line outranks both).
+                Ok(OneMember(name)) => {
+                    validate_collection_name(&collection_name(&name)).err().unwrap_or(e)
+                }
+                Err(_) => e,
+            })?,
+    };
+    if let Err(e) = validate_collection_name(&collection) {
+        batch.truncate(before);
+        return Err(e.into());
     }
-    p
+    Ok(collection)
 }
 
-/// Copies the raw bytes of the batch's last event into `p.raw` and points
-/// its [`tally_ingest::FlatEvent::raw`] there.
-fn push_raw(p: &mut Parsed, event: &[u8]) {
-    let start = p.raw.len();
-    p.raw.extend_from_slice(event);
-    let ev = p.batch.events.last_mut().expect("the parser pushed one event");
+/// The group of `collection` in `groups`, added if new.
+fn group_of(groups: &mut Vec<Group>, collection: &str) -> usize {
+    match groups.iter().position(|g| g.collection == collection) {
+        Some(i) => i,
+        None => {
+            groups.push(Group::new(collection.to_string()));
+            groups.len() - 1
+        }
+    }
+}
+
+impl Project {
+    fn parse_lines(
+        &self,
+        lines: &[(u64, &[u8])],
+        opts: &NdjsonOptions,
+        limits: &EventLimits,
+    ) -> Parsed {
+        let mut p = Parsed { groups: Vec::new(), errors: Vec::new() };
+        let mut parser = EventParser::new();
+        let mut spare = FlatBatch::new();
+        let empty = spare.mark();
+        let mut last = usize::MAX;
+        for (n, &(line_no, line)) in lines.iter().enumerate() {
+            // The collection's batch, picked before parsing when the name is
+            // plain (else found by a first parse into a spare batch).
+            let guess = match &opts.collection {
+                Some(c) => Some(c.clone()),
+                None => peek_member(line).map(|name| {
+                    if opts.sanitize_collection_names {
+                        sanitize_collection_name(name)
+                    } else {
+                        name.to_string()
+                    }
+                }),
+            };
+            let mut gi = match &guess {
+                Some(c) if p.groups.get(last).is_some_and(|g| &g.collection == c) => Some(last),
+                Some(c) => Some(group_of(&mut p.groups, c)),
+                None => None,
+            };
+            let mut before = gi.map(|g| p.groups[g].batch.mark());
+            let parsed = match gi {
+                Some(g) => parse_line(&mut parser, line, &mut p.groups[g].batch, opts, limits),
+                None => {
+                    spare.truncate(empty);
+                    parse_line(&mut parser, line, &mut spare, opts, limits)
+                }
+            };
+            let collection = match parsed {
+                Ok(c) => c,
+                Err(e) => {
+                    p.errors.push((line_no, e));
+                    continue;
+                }
+            };
+            if let (Some(g), Some(mark)) = (gi, before) {
+                if p.groups[g].collection != collection {
+                    // The guess was wrong: undo, and parse into the right batch.
+                    p.groups[g].batch.truncate(mark);
+                    gi = None;
+                }
+            }
+            let g = match gi {
+                Some(g) => g,
+                None => {
+                    let g = group_of(&mut p.groups, &collection);
+                    before = Some(p.groups[g].batch.mark());
+                    if let Err(e) =
+                        parse_line(&mut parser, line, &mut p.groups[g].batch, opts, limits)
+                    {
+                        p.errors.push((line_no, e));
+                        continue;
+                    }
+                    g
+                }
+            };
+            last = g;
+            let group = &mut p.groups[g];
+            let before = before.expect("a mark is taken before every parse into a group");
+            let ev = group.batch.events.last().expect("the parser pushed one event");
+            let event = &line[ev.raw.clone()];
+            let rewritten = match &opts.infer_timestamp_from {
+                Some(from) if ev.timestamp.is_none() => infer_into(event, from),
+                _ => None,
+            };
+            if let Some(rewritten) = rewritten {
+                group.batch.truncate(before);
+                if let Err(e) = parser.parse_at(&rewritten, 0, &mut group.batch, limits) {
+                    p.errors.push((line_no, e.into()));
+                    continue;
+                }
+                push_raw(group, &rewritten);
+            } else {
+                push_raw(group, event);
+            }
+            if group.lines.is_empty() {
+                reserve_like_first(group, lines[n..].iter().map(|(_, l)| l.len() + 4).sum());
+            }
+            group.idx.push(group.batch.len() - 1);
+            group.lines.push(line_no);
+        }
+        // Look the ids of known columns and values up here, in parallel,
+        // rather than in the serial append.
+        for g in &mut p.groups {
+            if g.batch.is_empty() {
+                continue;
+            }
+            if let Some(c) = self.collection(&g.collection) {
+                g.resolved = Some(c.resolve(&g.batch));
+            }
+        }
+        p
+    }
+}
+
+/// Frames the raw bytes of the group's last event (`u32 LE length ‖
+/// bytes`) into `g.raw` and points its [`tally_ingest::FlatEvent::raw`]
+/// at the bytes.
+fn push_raw(g: &mut Group, event: &[u8]) {
+    g.raw.extend_from_slice(&(event.len() as u32).to_le_bytes());
+    let start = g.raw.len();
+    g.raw.extend_from_slice(event);
+    let ev = g.batch.events.last_mut().expect("the parser pushed one event");
     ev.raw = start..start + event.len();
 }
 
-/// Reserves room for `lines` events shaped like the batch's first one, so
-/// the arena and value vectors are not regrown (and copied) while parsing.
-fn reserve_like_first(batch: &mut FlatBatch, lines: usize) {
-    let rest = lines.saturating_sub(1);
-    batch.arena.reserve(batch.arena.len().saturating_mul(rest));
-    batch.props.reserve(batch.props.len().saturating_mul(rest));
-    batch.list_elems.reserve(batch.list_elems.len().saturating_mul(rest));
-    batch.events.reserve(rest);
+/// Reserves room for `rest` more bytes of input shaped like the group's
+/// first event, so the arena, value vectors and raw bytes are not regrown
+/// (and copied) while parsing. Several collections share a slice, so only
+/// half of it is reserved up front.
+fn reserve_like_first(g: &mut Group, rest: usize) {
+    let first = g.raw.len().max(1);
+    let events = rest / first / 2;
+    let batch = &mut g.batch;
+    batch.arena.reserve(batch.arena.len().saturating_mul(events));
+    batch.props.reserve(batch.props.len().saturating_mul(events));
+    batch.list_elems.reserve(batch.list_elems.len().saturating_mul(events));
+    batch.events.reserve(events);
+    g.raw.reserve(rest / 2);
+    g.lines.reserve(events);
+    g.idx.reserve(events);
 }
 
 impl Project {
     fn append_parsed(&self, parsed: Vec<Parsed>, summary: &mut IngestSummary) -> Result<()> {
-        // Per collection, the event indexes of every parsed part: one WAL
-        // record (and one fsync) per collection per block.
-        let mut by_collection: BTreeMap<&str, Vec<Vec<usize>>> = BTreeMap::new();
-        for (k, p) in parsed.iter().enumerate() {
-            for (i, (_, c)) in p.meta.iter().enumerate() {
-                let parts = by_collection
-                    .entry(c.as_str())
-                    .or_insert_with(|| vec![Vec::new(); parsed.len()]);
-                parts[k].push(i);
+        // Per collection, its groups in block order: one WAL record (and
+        // one fsync) per collection per block.
+        let mut by_collection: BTreeMap<&str, Vec<&Group>> = BTreeMap::new();
+        for p in &parsed {
+            for g in p.groups.iter().filter(|g| !g.batch.is_empty()) {
+                by_collection.entry(g.collection.as_str()).or_default().push(g);
             }
         }
         let mut errors: Vec<(u64, Error)> = Vec::new();
-        for (name, idxs) in &by_collection {
+        for (name, groups) in &by_collection {
             let coll = match self.collection_or_create(name) {
                 Ok(c) => c,
                 Err(e) => {
-                    for (k, part) in idxs.iter().enumerate() {
-                        for &i in part {
-                            errors.push((
-                                parsed[k].meta[i].0,
-                                Error::InvalidParameter {
-                                    name: "collection".into(),
-                                    reason: e.to_string(),
-                                },
-                            ));
-                        }
+                    for &line in groups.iter().flat_map(|g| &g.lines) {
+                        errors.push((
+                            line,
+                            Error::InvalidParameter {
+                                name: "collection".into(),
+                                reason: e.to_string(),
+                            },
+                        ));
                     }
                     continue;
                 }
             };
-            let parts: Vec<(&FlatBatch, &[u8], &[usize])> = parsed
+            let parts: Vec<AppendPart<'_>> = groups
                 .iter()
-                .zip(idxs)
-                .filter(|(_, i)| !i.is_empty())
-                .map(|(p, i)| (&p.batch, &p.raw[..], &i[..]))
+                .map(|g| AppendPart {
+                    batch: &g.batch,
+                    raw: &g.raw,
+                    events: &g.idx,
+                    resolved: g.resolved.as_ref(),
+                })
                 .collect();
-            let outs = coll.append_parts(&parts)?;
-            let part_ids = idxs.iter().enumerate().filter(|(_, i)| !i.is_empty()).map(|(k, _)| k);
-            for (out, k) in outs.into_iter().zip(part_ids) {
-                for (r, &i) in out.results.into_iter().zip(&idxs[k]) {
+            let outs = coll.append_resolved(&parts)?;
+            for (out, g) in outs.into_iter().zip(groups) {
+                for (r, &line) in out.results.into_iter().zip(&g.lines) {
                     match r {
                         Ok(()) => summary.accepted += 1,
-                        Err(e) => errors.push((parsed[k].meta[i].0, e.into())),
+                        Err(e) => errors.push((line, e.into())),
                     }
                 }
             }
         }
+        drop(by_collection);
         for p in parsed {
             errors.extend(p.errors);
         }
@@ -468,7 +616,7 @@ impl Project {
                 || {
                     lines
                         .par_chunks(per)
-                        .map(|chunk| parse_lines(chunk, opts, &limits))
+                        .map(|chunk| self.parse_lines(chunk, opts, &limits))
                         .collect::<Vec<Parsed>>()
                 },
             );

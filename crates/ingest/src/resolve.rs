@@ -1,0 +1,199 @@
+//! Resolving a parsed batch's column and dictionary ids ahead of the append.
+//!
+//! The single writer of a collection spends most of an append finding the
+//! column of every property (a hash lookup of its path) and the dictionary
+//! id of every string and list element (a hash lookup of its bytes). Both
+//! maps are append-only: an id, once assigned, never changes. So any thread
+//! can look ids up *before* the append, off the writer lock, against a
+//! published view of the collection's schema and dictionaries
+//! ([`crate::Collection::resolve`]); the append then only has to add what
+//! was not there yet (new columns, new values) and copy the ids it was given.
+//!
+//! A [`Resolved`] is tied to one open collection (a process-unique instance
+//! number) and to the exact batch it was made for (its sizes); an append
+//! ignores it when either does not match, so a stale or foreign resolution
+//! can only cost time, never store a wrong id.
+//!
+//! # Concurrency
+//!
+//! Lookups take each dictionary's read lock per value. The writer takes a
+//! dictionary's write lock only to add new values, and releases it after at
+//! most [`INTERN_BURST`] additions, so a resolving thread waits for a few
+//! microseconds at most.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::dict::{list_elem_text, Dicts};
+use crate::flat::{FlatBatch, FlatScalar, FlatValue, StrRef};
+use crate::schema::{Schema, LOCATION_PATH, UNIQUENESS_TOKEN_PATH};
+use crate::value::{ColumnId, DictId, ValueType};
+
+/// Marks a column or value id that was not known when resolving.
+pub(crate) const UNKNOWN: u32 = u32::MAX;
+
+/// The writer adds at most this many values to one dictionary per write-lock
+/// acquisition (see the module docs).
+pub(crate) const INTERN_BURST: u32 = 64;
+
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// A process-unique number for one opened collection.
+pub(crate) fn next_instance() -> u64 {
+    NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The read view resolution works against: the schema and dictionaries as
+/// of the last append that added a column.
+#[derive(Debug, Clone)]
+pub(crate) struct Catalog {
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) dicts: Dicts,
+}
+
+/// The sizes of a [`FlatBatch`], to check that a [`Resolved`] belongs to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shape {
+    events: usize,
+    props: usize,
+    list_elems: usize,
+    arena: usize,
+}
+
+impl Shape {
+    fn of(batch: &FlatBatch) -> Shape {
+        Shape {
+            events: batch.events.len(),
+            props: batch.props.len(),
+            list_elems: batch.list_elems.len(),
+            arena: batch.arena.len(),
+        }
+    }
+}
+
+/// Column and dictionary ids of every value of one [`FlatBatch`], looked up
+/// ahead of the append by [`crate::Collection::resolve`] (see the module
+/// docs). Pass it to [`crate::Collection::append_resolved`] with the same
+/// batch.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    instance: u64,
+    shape: Shape,
+    /// Per event, the start of its slots in `cids` / `vals`; one more entry
+    /// at the end. An event's slots are its properties in order, then its
+    /// location, then its uniqueness token (as [`crate::BatchPlan`] counts).
+    starts: Vec<u32>,
+    /// Column id per slot, or [`UNKNOWN`].
+    cids: Vec<ColumnId>,
+    /// Per slot: a string's dictionary id, a list's first entry in `elems`,
+    /// or [`UNKNOWN`].
+    vals: Vec<u32>,
+    /// Dictionary ids of list elements (or [`UNKNOWN`]).
+    elems: Vec<DictId>,
+    known: usize,
+    looked_up: usize,
+}
+
+impl Resolved {
+    /// `(known, looked up)`: how many string values and list elements were
+    /// found in their column's dictionary, of how many looked up (for tests
+    /// and benchmarks).
+    pub fn hits(&self) -> (usize, usize) {
+        (self.known, self.looked_up)
+    }
+
+    /// True when this was made by collection instance `instance` for `batch`.
+    pub(crate) fn fits(&self, instance: u64, batch: &FlatBatch) -> bool {
+        self.instance == instance && self.shape == Shape::of(batch)
+    }
+
+    /// The slots of event `ev`: `(column ids, values)`, or `None` when the
+    /// event has a different number of slots than `n` (never for a fitting
+    /// resolution).
+    pub(crate) fn slots(&self, ev: usize, n: usize) -> Option<(&[ColumnId], &[u32])> {
+        let lo = *self.starts.get(ev)? as usize;
+        let hi = *self.starts.get(ev + 1)? as usize;
+        (hi.checked_sub(lo) == Some(n)).then(|| (&self.cids[lo..hi], &self.vals[lo..hi]))
+    }
+
+    /// The element ids of a list slot whose value is `start`.
+    pub(crate) fn elems(&self, start: u32, len: usize) -> Option<&[DictId]> {
+        let start = start as usize;
+        self.elems.get(start..start + len)
+    }
+
+    /// Resolves every event of `batch` against `catalog` (read-only).
+    pub(crate) fn new(instance: u64, catalog: &Catalog, batch: &FlatBatch) -> Resolved {
+        let slots = batch.props.len() + batch.events.len() / 4;
+        let mut r = Resolved {
+            instance,
+            shape: Shape::of(batch),
+            starts: Vec::with_capacity(batch.events.len() + 1),
+            cids: Vec::with_capacity(slots),
+            vals: Vec::with_capacity(slots),
+            elems: Vec::new(),
+            known: 0,
+            looked_up: 0,
+        };
+        let schema = &*catalog.schema;
+        let location = schema.id(LOCATION_PATH, ValueType::Geo).unwrap_or(UNKNOWN);
+        let token = schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String).unwrap_or(UNKNOWN);
+        // Events of one collection mostly share their shape: reuse the
+        // previous event's column of the same slot when path and type match
+        // (one comparison instead of a hash lookup).
+        let mut prev: Vec<(StrRef, ValueType, ColumnId)> = Vec::new();
+        let mut cur: Vec<(StrRef, ValueType, ColumnId)> = Vec::new();
+        let mut text = String::new();
+        for ev_i in 0..batch.events.len() {
+            r.starts.push(u32::try_from(r.cids.len()).unwrap_or(u32::MAX));
+            cur.clear();
+            for (j, p) in batch.props_of(ev_i).iter().enumerate() {
+                let ty = p.value.value_type();
+                let path = batch.str(p.path);
+                let cid = match prev.get(j) {
+                    Some(&(pp, pty, pcid)) if pty == ty && batch.str(pp) == path => pcid,
+                    _ => schema.id(path, ty).unwrap_or(UNKNOWN),
+                };
+                cur.push((p.path, ty, cid));
+                r.cids.push(cid);
+                let dict = if cid == UNKNOWN { None } else { catalog.dicts.get(cid) };
+                let val = match (&p.value, dict) {
+                    (FlatValue::Scalar(FlatScalar::Str(s)), Some(d)) => {
+                        r.looked_up += 1;
+                        let id = d.lookup(batch.str(*s)).unwrap_or(UNKNOWN);
+                        r.known += usize::from(id != UNKNOWN);
+                        id
+                    }
+                    (FlatValue::List(l), Some(d)) => {
+                        let start = u32::try_from(r.elems.len()).unwrap_or(UNKNOWN);
+                        for e in batch.list(l) {
+                            text.clear();
+                            list_elem_text(batch, e, &mut text);
+                            let id = d.lookup(&text).unwrap_or(UNKNOWN);
+                            r.looked_up += 1;
+                            r.known += usize::from(id != UNKNOWN);
+                            r.elems.push(id);
+                        }
+                        start
+                    }
+                    _ => UNKNOWN,
+                };
+                r.vals.push(val);
+            }
+            std::mem::swap(&mut prev, &mut cur);
+            let ev = &batch.events[ev_i];
+            if ev.location.is_some() {
+                r.cids.push(location);
+                r.vals.push(UNKNOWN);
+            }
+            if ev.uniqueness_token.is_some() {
+                // Tokens are checked against the token set under the writer
+                // lock; nothing to resolve ahead.
+                r.cids.push(token);
+                r.vals.push(UNKNOWN);
+            }
+        }
+        r.starts.push(u32::try_from(r.cids.len()).unwrap_or(u32::MAX));
+        r
+    }
+}
