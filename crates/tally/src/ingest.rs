@@ -241,6 +241,14 @@ impl Group {
     }
 }
 
+/// What appending one collection's part of a block gave.
+struct CollectionAppend {
+    accepted: u64,
+    errors: Vec<(u64, Error)>,
+    /// A failed WAL write (nothing of this collection's part is stored).
+    result: Result<()>,
+}
+
 /// One parsed slice of an NDJSON block.
 struct Parsed {
     groups: Vec<Group>,
@@ -489,43 +497,37 @@ impl Project {
                 by_collection.entry(g.collection.as_str()).or_default().push(g);
             }
         }
+        // Collections are independent (own lock, WAL, head): append them
+        // side by side, so their fsyncs overlap instead of queueing.
+        let jobs: Vec<(&str, Vec<&Group>)> = by_collection.into_iter().collect();
+        let outcomes: Vec<CollectionAppend> = match &jobs[..] {
+            [] => Vec::new(),
+            [(name, groups)] => vec![self.append_collection(name, groups)],
+            [(name, groups), rest @ ..] => std::thread::scope(|s| {
+                let handles: Vec<_> = rest
+                    .iter()
+                    .map(|(name, groups)| s.spawn(move || self.append_collection(name, groups)))
+                    .collect();
+                let mut out = vec![self.append_collection(name, groups)];
+                for h in handles {
+                    out.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                }
+                out
+            }),
+        };
         let mut errors: Vec<(u64, Error)> = Vec::new();
-        for (name, groups) in &by_collection {
-            let coll = match self.collection_or_create(name) {
-                Ok(c) => c,
-                Err(e) => {
-                    for &line in groups.iter().flat_map(|g| &g.lines) {
-                        errors.push((
-                            line,
-                            Error::InvalidParameter {
-                                name: "collection".into(),
-                                reason: e.to_string(),
-                            },
-                        ));
-                    }
-                    continue;
-                }
-            };
-            let parts: Vec<AppendPart<'_>> = groups
-                .iter()
-                .map(|g| AppendPart {
-                    batch: &g.batch,
-                    raw: &g.raw,
-                    events: &g.idx,
-                    resolved: g.resolved.as_ref(),
-                })
-                .collect();
-            let outs = coll.append_resolved(&parts)?;
-            for (out, g) in outs.into_iter().zip(groups) {
-                for (r, &line) in out.results.into_iter().zip(&g.lines) {
-                    match r {
-                        Ok(()) => summary.accepted += 1,
-                        Err(e) => errors.push((line, e.into())),
-                    }
-                }
+        let mut failed = None;
+        for o in outcomes {
+            summary.accepted += o.accepted;
+            errors.extend(o.errors);
+            if let (None, Err(e)) = (&failed, o.result) {
+                failed = Some(e);
             }
         }
-        drop(by_collection);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        drop(jobs);
         for p in parsed {
             errors.extend(p.errors);
         }
@@ -534,6 +536,49 @@ impl Project {
             summary.reject(*line, e);
         }
         Ok(())
+    }
+
+    /// Appends one collection's groups of a block as one WAL record.
+    fn append_collection(&self, name: &str, groups: &[&Group]) -> CollectionAppend {
+        let mut out = CollectionAppend { accepted: 0, errors: Vec::new(), result: Ok(()) };
+        let coll = match self.collection_or_create(name) {
+            Ok(c) => c,
+            Err(e) => {
+                for &line in groups.iter().flat_map(|g| &g.lines) {
+                    out.errors.push((
+                        line,
+                        Error::InvalidParameter {
+                            name: "collection".into(),
+                            reason: e.to_string(),
+                        },
+                    ));
+                }
+                return out;
+            }
+        };
+        let parts: Vec<AppendPart<'_>> = groups
+            .iter()
+            .map(|g| AppendPart {
+                batch: &g.batch,
+                raw: &g.raw,
+                events: &g.idx,
+                resolved: g.resolved.as_ref(),
+            })
+            .collect();
+        match coll.append_resolved(&parts) {
+            Ok(outs) => {
+                for (o, g) in outs.into_iter().zip(groups) {
+                    for (r, &line) in o.results.into_iter().zip(&g.lines) {
+                        match r {
+                            Ok(()) => out.accepted += 1,
+                            Err(e) => out.errors.push((line, e.into())),
+                        }
+                    }
+                }
+            }
+            Err(e) => out.result = Err(e.into()),
+        }
+        out
     }
 
     /// Ingests NDJSON from `reader` (see [`NdjsonOptions`] for the line
