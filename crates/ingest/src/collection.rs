@@ -4,7 +4,10 @@
 //! # Write path
 //!
 //! 1. The caller parses raw events into a [`FlatBatch`] (in parallel if it
-//!    likes) and hands the accepted indexes to [`Collection::append`].
+//!    likes) and hands the accepted indexes to [`Collection::append`]; a
+//!    parallel parser may also look up the known column and dictionary ids
+//!    ahead ([`Collection::resolve`], no writer lock) and append with
+//!    [`Collection::append_resolved`], so step 4 only adds what is new.
 //! 2. Under the collection's writer lock, each event is checked against the
 //!    duplicate-token set and the column limit (a dry run: nothing changes).
 //! 3. The events that pass are written as ONE WAL record (a batch is wholly
@@ -30,6 +33,41 @@
 //!   seg-<id:016x>.idx           its index sidecar (bitmaps, statistics)
 //!   dict-<column id:08x>.dict   append-only dictionary of one string/list column
 //! ```
+//!
+//! # WAL record payload
+//!
+//! Every WAL record (see the WAL file format) holds the events of one
+//! append. Its payload starts with a version byte; all integers are
+//! little-endian except inside `keen.id`.
+//!
+//! Version 2 (written now):
+//!
+//! | offset | size | field      | value |
+//! |-------:|-----:|------------|-------|
+//! | 0      | 1    | version    | `2` |
+//! | 1      | 8    | created_at | i64, `keen.created_at` of every event (UTC ms) |
+//! | 9      | 12   | first_id   | `keen.id` of the first event |
+//! | 21     | 4    | count      | u32, number of events |
+//! | 25     | ...  | events     | `count` × (`u32 len` ‖ `len` bytes of raw event JSON) |
+//!
+//! A `keen.id` is `u32 BE seconds ‖ 4-byte random prefix ‖ u32 BE counter`;
+//! the ids of one append share seconds and prefix and have consecutive
+//! counters (a record never crosses a counter wrap: the writer takes a
+//! fresh prefix first), so event `k` has `first_id` with counter `+ k`.
+//! The event list is what NDJSON parsers lay out beside their batches, so
+//! a record is written from their buffers without a copy (`writev`).
+//!
+//! Version 1 (written before; still read, and written when ids are not
+//! consecutive, which the writer never produces):
+//!
+//! | offset | size | field | value |
+//! |-------:|-----:|-------|-------|
+//! | 0      | 1    | version | `1` |
+//! | 1      | 4    | count   | u32, number of events |
+//! | 5      | ...  | events  | `count` × (`i64 created_at` ‖ `[u8; 12] keen.id` ‖ `u32 len` ‖ raw event JSON) |
+//!
+//! A payload with another version, a short field or trailing bytes is
+//! corruption naming the WAL file.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -181,8 +219,7 @@ struct Writer {
     frozen_upto: usize,
     next_part_id: SegmentId,
     published: Option<Arc<Snapshot>>,
-    id_prefix: [u8; 4],
-    id_counter: u32,
+    ids: EventIdGen,
     poisoned: bool,
     unsynced_bytes: u64,
     /// Reused WAL payload buffer (no fresh pages per append).
@@ -349,8 +386,7 @@ impl Collection {
             frozen_upto: 0,
             next_part_id: HEAD_PART_ID_BASE,
             published: None,
-            id_prefix,
-            id_counter: 0,
+            ids: EventIdGen { prefix: id_prefix, counter: 0 },
             poisoned: false,
             unsynced_bytes: 0,
             payload_buf: Vec::new(),
@@ -444,7 +480,7 @@ impl Collection {
         let mut accepted_parts: Vec<Vec<(usize, EventId)>> = Vec::with_capacity(parts.len());
         let mut candidates: Vec<Vec<usize>> = Vec::with_capacity(parts.len());
         let total: usize = parts.iter().map(|p| p.events.len()).sum();
-        w.reserve_event_ids(total);
+        w.ids.reserve(total);
         for &AppendPart { batch, events, .. } in parts {
             let mut cand = Vec::with_capacity(events.len());
             for &i in events {
@@ -467,7 +503,7 @@ impl Collection {
         if w.schema.check_room(planned_new).is_ok() {
             for (&AppendPart { events, .. }, cand) in parts.iter().zip(&candidates) {
                 let accepted: Vec<(usize, EventId)> =
-                    cand.iter().map(|&i| (i, w.next_event_id(now))).collect();
+                    cand.iter().map(|&i| (i, w.ids.next(now))).collect();
                 outcomes.push(AppendOutcome {
                     results: events.iter().map(|_| Ok(())).collect(),
                     stored: accepted.len(),
@@ -498,7 +534,7 @@ impl Collection {
                         outcome.results.push(Err(e));
                         continue;
                     }
-                    let id = w.next_event_id(now);
+                    let id = w.ids.next(now);
                     accepted.push((i, id));
                     outcome.results.push(Ok(()));
                 }
@@ -716,31 +752,41 @@ impl Drop for Inner {
     }
 }
 
-impl Writer {
+/// Assigns `keen.id`s: seconds, a random prefix, a counter (see
+/// [`WAL_PAYLOAD_V2`]).
+#[derive(Debug)]
+struct EventIdGen {
+    prefix: [u8; 4],
+    counter: u32,
+}
+
+impl EventIdGen {
     /// Makes sure the next `n` ids come from one prefix with consecutive
     /// counters (a WAL record stores only its first id): takes a fresh
     /// random prefix now if the counter would wrap within them.
-    fn reserve_event_ids(&mut self, n: usize) {
-        if u64::from(self.id_counter) + n as u64 > 1 << 32 {
-            let _ = getrandom::fill(&mut self.id_prefix);
-            self.id_counter = 0;
+    fn reserve(&mut self, n: usize) {
+        if u64::from(self.counter) + n as u64 > 1 << 32 {
+            let _ = getrandom::fill(&mut self.prefix);
+            self.counter = 0;
         }
     }
 
-    fn next_event_id(&mut self, now_ms: i64) -> EventId {
+    fn next(&mut self, now_ms: i64) -> EventId {
         let mut id = [0u8; 12];
         let secs = (now_ms.div_euclid(1000)) as u32;
         id[0..4].copy_from_slice(&secs.to_be_bytes());
-        id[4..8].copy_from_slice(&self.id_prefix);
-        id[8..12].copy_from_slice(&self.id_counter.to_be_bytes());
-        self.id_counter = self.id_counter.wrapping_add(1);
-        if self.id_counter == 0 {
+        id[4..8].copy_from_slice(&self.prefix);
+        id[8..12].copy_from_slice(&self.counter.to_be_bytes());
+        self.counter = self.counter.wrapping_add(1);
+        if self.counter == 0 {
             // 2^32 ids under one prefix: take a fresh random prefix.
-            let _ = getrandom::fill(&mut self.id_prefix);
+            let _ = getrandom::fill(&mut self.prefix);
         }
         EventId(id)
     }
+}
 
+impl Writer {
     fn write_wal(&mut self, payload: &[&[u8]], durability: Durability) -> Result<()> {
         self.wal.append_vectored(payload)?;
         self.unsynced_bytes += payload.iter().map(|p| p.len() as u64).sum::<u64>();
@@ -877,8 +923,8 @@ fn consecutive_ids(accepted: &[Vec<(usize, EventId)>]) -> Option<EventId> {
 /// Encodes the WAL payload of one append as pieces to write back to back:
 /// version 2 (parts laid out as framed event lists are passed through
 /// without copying, the rest is encoded into `scratch`), or version 1 if
-/// the ids are not consecutive (never for ids from [`Writer::next_event_id`]
-/// after [`Writer::reserve_event_ids`]).
+/// the ids are not consecutive (never for ids from [`EventIdGen::next`]
+/// after [`EventIdGen::reserve`]).
 fn encode_wal_payload<'a>(
     scratch: &'a mut Vec<u8>,
     parts: &'a [AppendPart<'a>],
@@ -1030,4 +1076,120 @@ fn decode_wal_payload_v1<'a>(
         return Err(bad("trailing bytes"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part_batch(events: &[&str], framed: bool) -> (FlatBatch, Vec<u8>) {
+        let mut b = FlatBatch::new();
+        let mut raw = Vec::new();
+        for e in events {
+            if framed {
+                raw.extend_from_slice(&(e.len() as u32).to_le_bytes());
+            }
+            crate::parse_event_at(e.as_bytes(), raw.len(), &mut b, &Default::default()).unwrap();
+            raw.extend_from_slice(e.as_bytes());
+        }
+        (b, raw)
+    }
+
+    fn id(prefix: u8, counter: u32) -> EventId {
+        let mut id = [prefix; 12];
+        id[8..12].copy_from_slice(&counter.to_be_bytes());
+        EventId(id)
+    }
+
+    #[test]
+    fn wal_payload_v2_passes_framed_parts_through_and_decodes_back() {
+        let (b1, r1) = part_batch(&[r#"{"a": 1}"#, r#"{"b": "x"}"#], true);
+        let (b2, r2) = part_batch(&[r#"{"c": true}"#, r#"{"d": null}"#, r#"{"e": [1]}"#], false);
+        let idx1 = [0, 1];
+        let idx2 = [0, 2]; // not every event: copied
+        let parts = [
+            AppendPart { batch: &b1, raw: &r1, events: &idx1, resolved: None },
+            AppendPart { batch: &b2, raw: &r2, events: &idx2, resolved: None },
+        ];
+        let c0 = u32::MAX - 3;
+        let accepted = vec![
+            vec![(0, id(9, c0)), (1, id(9, c0 + 1))],
+            vec![(0, id(9, c0 + 2)), (2, id(9, c0 + 3))],
+        ];
+        let mut scratch = Vec::new();
+        let pieces = encode_wal_payload(&mut scratch, &parts, &accepted, -5);
+        // header piece, part 1 as it is, part 2 copied
+        assert_eq!(pieces.len(), 3);
+        assert!(std::ptr::eq(pieces[1], &r1[..]), "a framed part is not copied");
+        let payload = pieces.concat();
+        assert_eq!(payload[0], WAL_PAYLOAD_V2);
+        let file = Path::new("/c/wal");
+        let events = decode_wal_payload(&payload, file).unwrap();
+        let got: Vec<(i64, EventId, &[u8])> =
+            events.iter().map(|e| (e.created_at, e.id, e.raw)).collect();
+        let want: Vec<(i64, EventId, &[u8])> = vec![
+            (-5, id(9, c0), br#"{"a": 1}"#),
+            (-5, id(9, c0 + 1), br#"{"b": "x"}"#),
+            (-5, id(9, c0 + 2), br#"{"c": true}"#),
+            (-5, id(9, c0 + 3), br#"{"e": [1]}"#),
+        ];
+        assert_eq!(got, want);
+        // Every truncation and any trailing byte is corruption, never a panic.
+        for n in 0..payload.len() {
+            assert!(matches!(
+                decode_wal_payload(&payload[..n], file),
+                Err(IngestError::Corrupt { .. })
+            ));
+        }
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert!(decode_wal_payload(&longer, file).is_err());
+        let mut bad = payload;
+        bad[0] = 3;
+        assert!(decode_wal_payload(&bad, file).is_err());
+    }
+
+    #[test]
+    fn ids_that_are_not_consecutive_are_written_as_payload_v1() {
+        let (b, r) = part_batch(&[r#"{"a": 1}"#, r#"{"a": 2}"#], true);
+        let idx = [0, 1];
+        let parts = [AppendPart { batch: &b, raw: &r, events: &idx, resolved: None }];
+        for accepted in [
+            vec![vec![(0, id(1, 5)), (1, id(1, 7))]],        // a gap
+            vec![vec![(0, id(1, 5)), (1, id(2, 6))]],        // another prefix
+            vec![vec![(0, id(1, u32::MAX)), (1, id(1, 0))]], // a wrap
+        ] {
+            let mut scratch = Vec::new();
+            let payload = encode_wal_payload(&mut scratch, &parts, &accepted, 42).concat();
+            assert_eq!(payload[0], WAL_PAYLOAD_V1);
+            let events = decode_wal_payload(&payload, Path::new("/w")).unwrap();
+            let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+            assert_eq!(ids, accepted[0].iter().map(|a| a.1).collect::<Vec<_>>());
+            assert!(events.iter().all(|e| e.created_at == 42));
+        }
+    }
+
+    #[test]
+    fn event_ids_of_one_record_never_wrap() {
+        let mut g = EventIdGen { prefix: [7; 4], counter: u32::MAX - 2 };
+        g.reserve(3); // fits exactly: ..MAX-2, MAX-1, MAX
+        let ids: Vec<EventId> = (0..3).map(|_| g.next(1_000)).collect();
+        assert_eq!(ids, vec![id_at(7, u32::MAX - 2), id_at(7, u32::MAX - 1), id_at(7, u32::MAX)]);
+        assert_eq!(g.counter, 0, "wrapped after the record, with a fresh prefix");
+        let mut g = EventIdGen { prefix: [7; 4], counter: u32::MAX - 2 };
+        g.reserve(4); // would wrap inside: fresh prefix, counter from 0
+        assert_eq!(g.counter, 0);
+        let first = g.next(1_000);
+        assert_eq!(first.0[8..12], [0, 0, 0, 0]);
+        assert_eq!(first.0[0..4], 1u32.to_be_bytes());
+        assert_eq!(consecutive_ids(&[vec![(0, first), (1, g.next(1_000))]]), Some(first));
+    }
+
+    fn id_at(prefix: u8, counter: u32) -> EventId {
+        let mut id = [0u8; 12];
+        id[0..4].copy_from_slice(&1u32.to_be_bytes());
+        id[4..8].copy_from_slice(&[prefix; 4]);
+        id[8..12].copy_from_slice(&counter.to_be_bytes());
+        EventId(id)
+    }
 }

@@ -36,6 +36,10 @@ pub(crate) const UNKNOWN: u32 = u32::MAX;
 /// acquisition (see the module docs).
 pub(crate) const INTERN_BURST: u32 = 64;
 
+/// A column's values are looked up at least this many times per batch
+/// before a low hit rate (under one in three) stops its lookups.
+const SAMPLE_LOOKUPS: u32 = 256;
+
 static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
 
 /// A process-unique number for one opened collection.
@@ -144,6 +148,11 @@ impl Resolved {
         let mut prev: Vec<(StrRef, ValueType, ColumnId)> = Vec::new();
         let mut cur: Vec<(StrRef, ValueType, ColumnId)> = Vec::new();
         let mut text = String::new();
+        // Per column: (lookups, hits) in this batch. A miss is pure cost (the
+        // writer looks the value up again to add it), so a column whose
+        // values are mostly new stops being looked up after a sample.
+        let mut tally: Vec<(u32, u32)> = vec![(0, 0); schema.len()];
+        let worth = |t: &(u32, u32)| t.0 < SAMPLE_LOOKUPS || t.1.saturating_mul(3) >= t.0;
         for ev_i in 0..batch.events.len() {
             r.starts.push(u32::try_from(r.cids.len()).unwrap_or(u32::MAX));
             cur.clear();
@@ -156,12 +165,17 @@ impl Resolved {
                 };
                 cur.push((p.path, ty, cid));
                 r.cids.push(cid);
-                let dict = if cid == UNKNOWN { None } else { catalog.dicts.get(cid) };
+                let t = tally.get_mut(cid as usize).filter(|t| worth(t));
+                let dict = t.as_ref().and_then(|_| catalog.dicts.get(cid));
                 let val = match (&p.value, dict) {
                     (FlatValue::Scalar(FlatScalar::Str(s)), Some(d)) => {
                         r.looked_up += 1;
                         let id = d.lookup(batch.str(*s)).unwrap_or(UNKNOWN);
                         r.known += usize::from(id != UNKNOWN);
+                        if let Some(t) = t {
+                            t.0 += 1;
+                            t.1 += u32::from(id != UNKNOWN);
+                        }
                         id
                     }
                     (FlatValue::List(l), Some(d)) => {
@@ -173,6 +187,14 @@ impl Resolved {
                             r.looked_up += 1;
                             r.known += usize::from(id != UNKNOWN);
                             r.elems.push(id);
+                        }
+                        if let Some(t) = t {
+                            t.0 += 1;
+                            let all = r
+                                .elems
+                                .get(start as usize..)
+                                .is_some_and(|e| !e.contains(&UNKNOWN));
+                            t.1 += u32::from(all);
                         }
                         start
                     }
