@@ -201,6 +201,17 @@ impl Dictionary {
         DictReader { inner: self.read(), hasher: &self.hasher }
     }
 
+    /// [`Dictionary::reader`] if the read lock is free now (never waits):
+    /// for threads that already hold other dictionaries' read locks.
+    pub fn try_reader(&self) -> Option<DictReader<'_>> {
+        let inner = match self.inner.try_read() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(DictReader { inner, hasher: &self.hasher })
+    }
+
     /// The id of `s`, adding it if new.
     pub fn intern(&self, s: &str) -> DictId {
         let h = self.hasher.hash_one(s.as_bytes());

@@ -16,10 +16,18 @@
 //!
 //! # Concurrency
 //!
-//! Lookups take each dictionary's read lock per value. The writer takes a
-//! dictionary's write lock only to add new values, and releases it after at
-//! most [`INTERN_BURST`] additions, so a resolving thread waits for a few
-//! microseconds at most.
+//! Only small dictionaries (at most `SMALL_DICT_VALUES` values) are
+//! resolved ahead: their lookups hit the cache and they rarely grow. Large
+//! ones (ids, URLs) are mostly cache misses on memory the writer has just
+//! written; the writer looks those up itself.
+//!
+//! A resolving thread holds the read locks of the small dictionaries it
+//! uses for a run of `GUARD_EVENTS` events and never waits for a lock: it
+//! only *tries* to take one, and treats a dictionary that is write-locked
+//! as unknown until its next release. The writer takes a dictionary's
+//! write lock only to add values and releases it after at most
+//! [`INTERN_BURST`] additions; it may wait for a resolver's read lock, but
+//! a resolver never waits for anything, so neither can deadlock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,6 +43,47 @@ pub(crate) const UNKNOWN: u32 = u32::MAX;
 /// The writer adds at most this many values to one dictionary per write-lock
 /// acquisition (see the module docs).
 pub(crate) const INTERN_BURST: u32 = 64;
+
+/// Dictionaries with at most this many values are resolved ahead: their
+/// lookups hit the cache and they rarely grow, so holding their read lock
+/// for [`GUARD_EVENTS`] events costs the writer nothing. Larger ones (ids,
+/// URLs) are mostly cache misses on memory the writer just wrote, cheaper
+/// for the writer itself to look up.
+const SMALL_DICT_VALUES: usize = 1 << 16;
+
+/// Read locks of small dictionaries are released every this many events.
+const GUARD_EVENTS: usize = 128;
+
+/// A column's dictionary as seen by one resolution.
+enum Reader<'a> {
+    /// Not looked at yet (or its lock was just released).
+    Untried,
+    /// Small: its read lock, held.
+    Small(crate::dict::DictReader<'a>),
+    /// Large or missing: not resolved ahead.
+    Skip,
+    /// Write-locked when tried: not resolved until the next release.
+    Busy,
+}
+
+impl<'a> Reader<'a> {
+    fn get(&mut self, dicts: &'a Dicts, cid: ColumnId) -> Option<&crate::dict::DictReader<'a>> {
+        if matches!(self, Reader::Untried) {
+            // Never wait for a lock while holding others: the writer may
+            // hold this one while it waits for one of ours.
+            *self = match dicts.get(cid).and_then(|d| d.try_reader()) {
+                Some(g) if g.len() <= SMALL_DICT_VALUES => Reader::Small(g),
+                Some(_) => Reader::Skip,
+                // Busy: skip it until the next release of our locks.
+                None => Reader::Busy,
+            };
+        }
+        match self {
+            Reader::Small(g) => Some(g),
+            _ => None,
+        }
+    }
+}
 
 /// A column's values are looked up at least this many times per batch
 /// before a low hit rate (under one in three) stops its lookups.
@@ -153,7 +202,17 @@ impl Resolved {
         // values are mostly new stops being looked up after a sample.
         let mut tally: Vec<(u32, u32)> = vec![(0, 0); schema.len()];
         let worth = |t: &(u32, u32)| t.0 < SAMPLE_LOOKUPS || t.1.saturating_mul(3) >= t.0;
+        // Per column: its dictionary's read lock, held for a run of
+        // events, when the dictionary is small (see `SMALL_DICT_VALUES`).
+        let mut readers: Vec<Reader<'_>> = (0..schema.len()).map(|_| Reader::Untried).collect();
         for ev_i in 0..batch.events.len() {
+            if ev_i % GUARD_EVENTS == 0 {
+                for rd in &mut readers {
+                    if matches!(rd, Reader::Small(_) | Reader::Busy) {
+                        *rd = Reader::Untried; // let a waiting writer in
+                    }
+                }
+            }
             r.starts.push(u32::try_from(r.cids.len()).unwrap_or(u32::MAX));
             cur.clear();
             for (j, p) in batch.props_of(ev_i).iter().enumerate() {
@@ -166,7 +225,10 @@ impl Resolved {
                 cur.push((p.path, ty, cid));
                 r.cids.push(cid);
                 let t = tally.get_mut(cid as usize).filter(|t| worth(t));
-                let dict = t.as_ref().and_then(|_| catalog.dicts.get(cid));
+                let dict = match (&t, readers.get_mut(cid as usize)) {
+                    (Some(_), Some(rd)) => rd.get(&catalog.dicts, cid),
+                    _ => None,
+                };
                 let val = match (&p.value, dict) {
                     (FlatValue::Scalar(FlatScalar::Str(s)), Some(d)) => {
                         r.looked_up += 1;
