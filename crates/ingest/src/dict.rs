@@ -474,7 +474,10 @@ impl Dicts {
 pub fn list_elem_text(batch: &FlatBatch, elem: &FlatScalar, out: &mut String) {
     match elem {
         FlatScalar::Str(r) => json_string(batch.str(*r), out),
-        FlatScalar::Int(i) => out.push_str(&i.to_string()),
+        FlatScalar::Int(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}"); // writing to a String cannot fail
+        }
         FlatScalar::Float(f) => match serde_json::Number::from_f64(*f) {
             Some(n) => out.push_str(&n.to_string()),
             None => out.push_str("null"),
@@ -489,8 +492,35 @@ pub fn list_elem_text(batch: &FlatBatch, elem: &FlatScalar, out: &mut String) {
     }
 }
 
+/// Appends `s` as a JSON string literal exactly as serde_json writes it:
+/// `"` and `\\` escaped, control characters as `\b \f \n \r \t` or
+/// `\u00XX` (lowercase hex), everything else (non-ASCII included) as is.
 fn json_string(s: &str, out: &mut String) {
-    out.push_str(&serde_json::Value::from(s).to_string());
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&rest[..i]);
+        let b = rest.as_bytes()[i];
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -596,6 +626,26 @@ mod tests {
             let mut s = String::new();
             list_elem_text(&b, &v, &mut s);
             assert_eq!(s, want);
+        }
+    }
+
+    #[test]
+    fn list_text_escapes_exactly_like_serde_json() {
+        let mut b = FlatBatch::new();
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é✓😀\u{7f}\u{2028}/");
+        let mut cases: Vec<String> = all.chars().map(String::from).collect();
+        cases.extend([all.clone(), String::new(), "plain".into(), "a\"b\\c\nd".into()]);
+        for c in cases {
+            let r = b.push_str(&c);
+            let mut s = String::new();
+            list_elem_text(&b, &FlatScalar::Str(r), &mut s);
+            assert_eq!(s, serde_json::Value::from(c.as_str()).to_string(), "{c:?}");
+        }
+        for i in [0i64, -1, 42, i64::MIN, i64::MAX] {
+            let mut s = String::new();
+            list_elem_text(&b, &FlatScalar::Int(i), &mut s);
+            assert_eq!(s, i.to_string());
         }
     }
 

@@ -587,7 +587,7 @@ impl Project {
     /// so far after each block.
     pub fn ingest_ndjson<R: Read>(
         &self,
-        mut reader: R,
+        reader: R,
         opts: &NdjsonOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<IngestSummary> {
@@ -596,37 +596,18 @@ impl Project {
         }
         let limits = self.limits().clone();
         let mut summary = IngestSummary::default();
-        let mut carry: Vec<u8> = Vec::new();
+        let mut input =
+            BlockReader { reader, block: NDJSON_BLOCK_BYTES, carry: Vec::new(), eof: false };
         let mut line_no: u64 = 0;
         let mut consumed: u64 = 0;
         let mut pending: Option<Vec<Parsed>> = None;
-        let mut eof = false;
-        while !eof {
-            let mut block = std::mem::take(&mut carry);
-            let start = block.len();
-            block.resize(start + NDJSON_BLOCK_BYTES, 0);
-            let mut filled = start;
-            while filled < block.len() {
-                let n = reader
-                    .read(&mut block[filled..])
-                    .map_err(|e| Error::Io { path: "input".into(), source: e })?;
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
-                filled += n;
-            }
-            block.truncate(filled);
-            if !eof {
-                match memchr::memrchr(b'\n', &block) {
-                    Some(i) => carry = block.split_off(i + 1),
-                    None => {
-                        // One line longer than a block: keep reading.
-                        carry = block;
-                        continue;
-                    }
-                }
-            }
+        // Two buffers: one block is parsed while the next is read into the
+        // other (reading, and the page faults of a fresh buffer, used to
+        // stall both cores between blocks).
+        let mut spare: Vec<u8> = Vec::new();
+        let mut next = input.read_block(Vec::new());
+        loop {
+            let Some(block) = next? else { break };
             consumed += block.len() as u64;
             let mut lines: Vec<(u64, &[u8])> = Vec::new();
             let body = block.strip_suffix(b"\n").unwrap_or(&block);
@@ -650,24 +631,35 @@ impl Project {
             let parts = (rayon::current_num_threads() * 4).max(1);
             let per = lines.len().div_ceil(parts).max(1);
             let prev = pending.take();
-            let (appended, parsed) = rayon::join(
-                || match prev {
-                    Some(p) => {
-                        let mut s = IngestSummary::default();
-                        self.append_parsed(p, &mut s).map(|_| s)
-                    }
-                    None => Ok(IngestSummary::default()),
-                },
-                || {
-                    lines
-                        .par_chunks(per)
-                        .map(|chunk| self.parse_lines(chunk, opts, &limits))
-                        .collect::<Vec<Parsed>>()
-                },
-            );
+            let limits = &limits;
+            let lines = &lines;
+            let buf = std::mem::take(&mut spare);
+            let ((appended, parsed), read) = std::thread::scope(|s| {
+                let work = s.spawn(move || {
+                    rayon::join(
+                        || match prev {
+                            Some(p) => {
+                                let mut s = IngestSummary::default();
+                                self.append_parsed(p, &mut s).map(|_| s)
+                            }
+                            None => Ok(IngestSummary::default()),
+                        },
+                        || {
+                            lines
+                                .par_chunks(per)
+                                .map(|chunk| self.parse_lines(chunk, opts, limits))
+                                .collect::<Vec<Parsed>>()
+                        },
+                    )
+                });
+                let read = input.read_block(buf);
+                (work.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), read)
+            });
             merge_summary(&mut summary, appended?);
             pending = Some(parsed);
             progress(consumed);
+            spare = block;
+            next = read;
         }
         if let Some(p) = pending.take() {
             let mut s = IngestSummary::default();
@@ -740,6 +732,47 @@ impl Project {
     }
 }
 
+/// Reads NDJSON input in blocks that end at a line end.
+struct BlockReader<R> {
+    reader: R,
+    /// Bytes read per block ([`NDJSON_BLOCK_BYTES`]).
+    block: usize,
+    /// Bytes read past the last line end of the previous block.
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl<R: Read> BlockReader<R> {
+    /// The next block (about `block` bytes, ending at a line end,
+    /// or the rest at end of input), read into `buf`; `None` when the input
+    /// is done.
+    fn read_block(&mut self, mut buf: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        if self.eof {
+            return Ok(None);
+        }
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            let want = self.block as u64;
+            // read_to_end fills spare capacity without zeroing it first.
+            let n = (&mut self.reader)
+                .take(want)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::Io { path: "input".into(), source: e })?;
+            if (n as u64) < want {
+                self.eof = true;
+                return Ok(Some(buf));
+            }
+            if let Some(i) = memchr::memrchr(b'\n', &buf) {
+                self.carry.extend_from_slice(&buf[i + 1..]);
+                buf.truncate(i + 1);
+                return Ok(Some(buf));
+            }
+            // One line longer than a block: keep reading.
+        }
+    }
+}
+
 fn merge_summary(into: &mut IngestSummary, s: IngestSummary) {
     into.accepted += s.accepted;
     into.rejected += s.rejected;
@@ -747,5 +780,48 @@ fn merge_summary(into: &mut IngestSummary, s: IngestSummary) {
         if into.errors.len() < MAX_REPORTED_ERRORS {
             into.errors.push(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out at most 3 bytes per read.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn blocks(input: &[u8], block: usize) -> Vec<Vec<u8>> {
+        let mut r = BlockReader { reader: Trickle(input), block, carry: Vec::new(), eof: false };
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        while let Some(b) = r.read_block(std::mem::take(&mut buf)).unwrap() {
+            out.push(b.clone());
+            buf = b; // recycled, as ingest_ndjson does
+        }
+        out
+    }
+
+    #[test]
+    fn blocks_end_at_line_ends_and_keep_long_lines_whole() {
+        let input = b"a\nbb\nccc\nthis line is longer than a block\nd\ne";
+        let got = blocks(input, 8);
+        assert_eq!(got.concat(), input.to_vec());
+        for b in &got[..got.len() - 1] {
+            assert_eq!(b.last(), Some(&b'\n'), "{:?}", String::from_utf8_lossy(b));
+        }
+        // The long line made one block grow past 8 bytes, to the end here.
+        assert_eq!(got.last().unwrap(), b"this line is longer than a block\nd\ne");
+        assert_eq!(got[..2], [b"a\nbb\n".to_vec(), b"ccc\n".to_vec()]);
+        assert_eq!(blocks(b"", 8), vec![Vec::<u8>::new()]);
+        assert_eq!(blocks(b"x\n", 2), vec![b"x\n".to_vec(), Vec::new()]);
     }
 }
