@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::de::{self, MapAccess, Visitor};
@@ -24,6 +25,9 @@ use crate::project::Project;
 
 /// Bytes read per NDJSON block (split at a line end).
 pub const NDJSON_BLOCK_BYTES: usize = 8 << 20;
+/// Collections of one NDJSON block are appended by at most this many
+/// threads at once (their WAL fsyncs overlap).
+const APPEND_THREADS: usize = 8;
 /// At most this many line errors are kept in an [`IngestSummary`].
 pub const MAX_REPORTED_ERRORS: usize = 100;
 /// Largest Keen batch document, in bytes (keen-semantics §1.2).
@@ -500,20 +504,31 @@ impl Project {
         // Collections are independent (own lock, WAL, head): append them
         // side by side, so their fsyncs overlap instead of queueing.
         let jobs: Vec<(&str, Vec<&Group>)> = by_collection.into_iter().collect();
-        let outcomes: Vec<CollectionAppend> = match &jobs[..] {
-            [] => Vec::new(),
-            [(name, groups)] => vec![self.append_collection(name, groups)],
-            [(name, groups), rest @ ..] => std::thread::scope(|s| {
-                let handles: Vec<_> = rest
-                    .iter()
-                    .map(|(name, groups)| s.spawn(move || self.append_collection(name, groups)))
-                    .collect();
-                let mut out = vec![self.append_collection(name, groups)];
-                for h in handles {
-                    out.push(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        let outcomes: Vec<CollectionAppend> = if jobs.len() <= 1 {
+            jobs.iter().map(|(name, groups)| self.append_collection(name, groups)).collect()
+        } else {
+            // At most APPEND_THREADS threads take the collections in turn
+            // (a block may name thousands of collections).
+            let next = AtomicUsize::new(0);
+            let work = || {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((name, groups)) = jobs.get(i) else { break done };
+                    done.push((i, self.append_collection(name, groups)));
                 }
-                out
-            }),
+            };
+            let mut done = std::thread::scope(|s| {
+                let helpers: Vec<_> =
+                    (1..jobs.len().min(APPEND_THREADS)).map(|_| s.spawn(work)).collect();
+                let mut done = work();
+                for h in helpers {
+                    done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                }
+                done
+            });
+            done.sort_by_key(|(i, _)| *i);
+            done.into_iter().map(|(_, o)| o).collect()
         };
         let mut errors: Vec<(u64, Error)> = Vec::new();
         let mut failed = None;

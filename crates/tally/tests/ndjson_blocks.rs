@@ -100,3 +100,26 @@ fn multi_block_multi_collection_ndjson_matches_batch_documents_and_replays() {
         assert_eq!(&ids, ids_before);
     }
 }
+
+#[test]
+fn a_block_naming_many_collections_appends_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(dir.path());
+    let (p, _) = e.project_or_create("p").unwrap();
+    let mut input = String::new();
+    for i in 0..600 {
+        // 60 collections (more than the append threads), 10 events each,
+        // plus one invalid collection name per 100 lines.
+        if i % 100 == 99 {
+            input.push_str("{\"$bad\": {\"i\": 0}}\n");
+        }
+        input.push_str(&format!("{{\"c{}\": {{\"i\": {i}}}}}\n", i % 60));
+    }
+    let s = p.ingest_ndjson(input.as_bytes(), &NdjsonOptions::default(), &mut |_| {}).unwrap();
+    assert_eq!((s.accepted, s.rejected), (600, 6));
+    let lines: Vec<u64> = s.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![100, 201, 302, 403, 504, 605]);
+    for c in 0..60 {
+        assert_eq!(p.snapshot(&format!("c{c}")).unwrap().rows(), 10, "c{c}");
+    }
+}
