@@ -88,6 +88,31 @@ fn value_bytes<'a>(bytes: &'a [u8], ends: &[u64], id: usize) -> &'a [u8] {
     &bytes[start..ends[id] as usize]
 }
 
+/// `a == b`, comparing short values (most dictionary values) with a few
+/// word loads instead of a call to `memcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w8 = |x: &[u8], i: usize| {
+        x.get(i..i + 8)
+            .map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
+    };
+    let w4 =
+        |x: &[u8], i: usize| x.get(i..i + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    match n {
+        0 => true,
+        // positions 0, n/2 and n-1 cover every byte of 1..=3
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // two overlapping words cover the value
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        _ => a == b,
+    }
+}
+
 impl Inner {
     fn get(&self, id: usize) -> &str {
         std::str::from_utf8(value_bytes(&self.bytes, &self.ends, id))
@@ -96,7 +121,9 @@ impl Inner {
 
     fn find(&self, hash: u64, s: &str) -> Option<DictId> {
         self.table
-            .find(hash, |&id| value_bytes(&self.bytes, &self.ends, id as usize) == s.as_bytes())
+            .find(hash, |&id| {
+                same_bytes(value_bytes(&self.bytes, &self.ends, id as usize), s.as_bytes())
+            })
             .copied()
     }
 
@@ -646,6 +673,20 @@ mod tests {
             let mut s = String::new();
             list_elem_text(&b, &FlatScalar::Int(i), &mut s);
             assert_eq!(s, i.to_string());
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                assert!(!same_bytes(&a, &b), "n={n} i={i}");
+            }
+            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
         }
     }
 
