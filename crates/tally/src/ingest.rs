@@ -649,26 +649,28 @@ impl Project {
             let limits = &limits;
             let lines = &lines;
             let buf = std::mem::take(&mut spare);
-            let ((appended, parsed), read) = std::thread::scope(|s| {
-                let work = s.spawn(move || {
-                    rayon::join(
-                        || match prev {
-                            Some(p) => {
-                                let mut s = IngestSummary::default();
-                                self.append_parsed(p, &mut s).map(|_| s)
-                            }
-                            None => Ok(IngestSummary::default()),
-                        },
-                        || {
-                            lines
-                                .par_chunks(per)
-                                .map(|chunk| self.parse_lines(chunk, opts, limits))
-                                .collect::<Vec<Parsed>>()
-                        },
-                    )
+            // Three things at once: the previous block is appended on its
+            // own thread (it blocks in fsync without holding a rayon worker),
+            // this block is parsed by the rayon pool, and this thread reads
+            // the next block.
+            let (appended, parsed, read) = std::thread::scope(|s| {
+                let appender = s.spawn(move || match prev {
+                    Some(p) => {
+                        let mut s = IngestSummary::default();
+                        self.append_parsed(p, &mut s).map(|_| s)
+                    }
+                    None => Ok(IngestSummary::default()),
+                });
+                let parser = s.spawn(move || {
+                    lines
+                        .par_chunks(per)
+                        .map(|chunk| self.parse_lines(chunk, opts, limits))
+                        .collect::<Vec<Parsed>>()
                 });
                 let read = input.read_block(buf);
-                (work.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), read)
+                let appended = appender.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                let parsed = parser.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (appended, parsed, read)
             });
             merge_summary(&mut summary, appended?);
             pending = Some(parsed);
