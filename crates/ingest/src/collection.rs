@@ -265,7 +265,16 @@ impl Collection {
         let manifest = if exists {
             let bytes = read_all(&*storage, &manifest_path)
                 .map_err(|e| IngestError::io(&manifest_path, e))?;
-            Manifest::decode(&bytes, &manifest_path)?
+            let manifest = Manifest::decode(&bytes, &manifest_path)?;
+            // A creation whose directory syncs failed leaves a manifest that
+            // is visible but maybe not durable (its bytes were synced before
+            // the rename); events appended now would vanish with it on power
+            // loss. Make its name and the collection's name durable first.
+            storage.sync_dir(&dir).map_err(|e| IngestError::io(&dir, e))?;
+            if let Some(parent) = dir.parent() {
+                storage.sync_dir(parent).map_err(|e| IngestError::io(parent, e))?;
+            }
+            manifest
         } else {
             // A fresh collection (or one whose creation was interrupted before
             // its first manifest: nothing in it was ever acknowledged).
