@@ -109,6 +109,12 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
         // two overlapping words cover the value
         4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
         8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        17..=32 => {
+            w8(a, 0) == w8(b, 0)
+                && w8(a, 8) == w8(b, 8)
+                && w8(a, n - 16) == w8(b, n - 16)
+                && w8(a, n - 8) == w8(b, n - 8)
+        }
         _ => a == b,
     }
 }
@@ -678,7 +684,7 @@ mod tests {
 
     #[test]
     fn same_bytes_is_equality() {
-        for n in 0..40usize {
+        for n in 0..70usize {
             let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
             assert!(same_bytes(&a, &a.clone()));
             for i in 0..n {
