@@ -4,7 +4,10 @@
 //! # Write path
 //!
 //! 1. The caller parses raw events into a [`FlatBatch`] (in parallel if it
-//!    likes) and hands the accepted indexes to [`Collection::append`].
+//!    likes) and hands the accepted indexes to [`Collection::append`]; a
+//!    parallel parser may also look up the known column and dictionary ids
+//!    ahead ([`Collection::resolve`], no writer lock) and append with
+//!    [`Collection::append_resolved`], so step 4 only adds what is new.
 //! 2. Under the collection's writer lock, each event is checked against the
 //!    duplicate-token set and the column limit (a dry run: nothing changes).
 //! 3. The events that pass are written as ONE WAL record (a batch is wholly
@@ -30,10 +33,45 @@
 //!   seg-<id:016x>.idx           its index sidecar (bitmaps, statistics)
 //!   dict-<column id:08x>.dict   append-only dictionary of one string/list column
 //! ```
+//!
+//! # WAL record payload
+//!
+//! Every WAL record (see the WAL file format) holds the events of one
+//! append. Its payload starts with a version byte; all integers are
+//! little-endian except inside `keen.id`.
+//!
+//! Version 2 (written now):
+//!
+//! | offset | size | field      | value |
+//! |-------:|-----:|------------|-------|
+//! | 0      | 1    | version    | `2` |
+//! | 1      | 8    | created_at | i64, `keen.created_at` of every event (UTC ms) |
+//! | 9      | 12   | first_id   | `keen.id` of the first event |
+//! | 21     | 4    | count      | u32, number of events |
+//! | 25     | ...  | events     | `count` × (`u32 len` ‖ `len` bytes of raw event JSON) |
+//!
+//! A `keen.id` is `u32 BE seconds ‖ 4-byte random prefix ‖ u32 BE counter`;
+//! the ids of one append share seconds and prefix and have consecutive
+//! counters (a record never crosses a counter wrap: the writer takes a
+//! fresh prefix first), so event `k` has `first_id` with counter `+ k`.
+//! The event list is what NDJSON parsers lay out beside their batches, so
+//! a record is written from their buffers without a copy (`writev`).
+//!
+//! Version 1 (written before; still read, and written when ids are not
+//! consecutive, which the writer never produces):
+//!
+//! | offset | size | field | value |
+//! |-------:|-----:|-------|-------|
+//! | 0      | 1    | version | `1` |
+//! | 1      | 4    | count   | u32, number of events |
+//! | 5      | ...  | events  | `count` × (`i64 created_at` ‖ `[u8; 12] keen.id` ‖ `u32 len` ‖ raw event JSON) |
+//!
+//! A payload with another version, a short field or trailing bytes is
+//! corruption naming the WAL file.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use crate::clock::Clock;
 use crate::dict::{DictFileState, Dictionary, Dicts};
@@ -43,6 +81,7 @@ use crate::flat::{EventLimits, FlatBatch, FlatValue};
 use crate::head::{uniqueness_token_seen, BatchPlan, Head};
 use crate::manifest::{DictFileEntry, Manifest, MANIFEST_FILE};
 use crate::persist::{read_segment, write_segment};
+use crate::resolve::{next_instance, Catalog, Resolved};
 use crate::schema::{Schema, DEFAULT_MAX_COLUMNS};
 use crate::schema::{LOCATION_PATH, UNIQUENESS_TOKEN_PATH};
 use crate::segment::{build_segment, Segment};
@@ -141,7 +180,31 @@ struct Inner {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     opts: CollectionOptions,
+    /// Process-unique number of this opened collection (see [`Resolved`]).
+    instance: u64,
+    /// Schema and dictionaries as of the last append that added a column:
+    /// what [`Collection::resolve`] looks ids up in, off the writer lock.
+    catalog: RwLock<Catalog>,
     writer: Mutex<Writer>,
+}
+
+/// One part of an append (see [`Collection::append_resolved`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AppendPart<'a> {
+    /// The parsed events.
+    pub batch: &'a FlatBatch,
+    /// The raw JSON of event `i` is `raw[batch.events[i].raw]`.
+    ///
+    /// When every event of the batch is appended and `raw` holds exactly
+    /// `u32 LE length ‖ bytes` per event, in order and nothing else (the
+    /// event list of the WAL payload, see [`Collection::append_resolved`]),
+    /// the WAL record is written from `raw` without copying it.
+    pub raw: &'a [u8],
+    /// Indexes of the events to append, into `batch.events`.
+    pub events: &'a [usize],
+    /// Ids looked up ahead by [`Collection::resolve`] for `batch` (ignored
+    /// when made by another collection or for another batch).
+    pub resolved: Option<&'a Resolved>,
 }
 
 struct Writer {
@@ -156,8 +219,7 @@ struct Writer {
     frozen_upto: usize,
     next_part_id: SegmentId,
     published: Option<Arc<Snapshot>>,
-    id_prefix: [u8; 4],
-    id_counter: u32,
+    ids: EventIdGen,
     poisoned: bool,
     unsynced_bytes: u64,
     /// Reused WAL payload buffer (no fresh pages per append).
@@ -203,7 +265,16 @@ impl Collection {
         let manifest = if exists {
             let bytes = read_all(&*storage, &manifest_path)
                 .map_err(|e| IngestError::io(&manifest_path, e))?;
-            Manifest::decode(&bytes, &manifest_path)?
+            let manifest = Manifest::decode(&bytes, &manifest_path)?;
+            // A creation whose directory syncs failed leaves a manifest that
+            // is visible but maybe not durable (its bytes were synced before
+            // the rename); events appended now would vanish with it on power
+            // loss. Make its name and the collection's name durable first.
+            storage.sync_dir(&dir).map_err(|e| IngestError::io(&dir, e))?;
+            if let Some(parent) = dir.parent() {
+                storage.sync_dir(parent).map_err(|e| IngestError::io(parent, e))?;
+            }
+            manifest
         } else {
             // A fresh collection (or one whose creation was interrupted before
             // its first manifest: nothing in it was ever acknowledged).
@@ -310,6 +381,7 @@ impl Collection {
             WalWriter::open_append(storage.clone(), wal_path, &replayed)?
         };
 
+        let catalog = Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone() };
         let mut id_prefix = [0u8; 4];
         getrandom::fill(&mut id_prefix)
             .map_err(|e| IngestError::Internal(format!("os random source: {e}")))?;
@@ -324,8 +396,7 @@ impl Collection {
             frozen_upto: 0,
             next_part_id: HEAD_PART_ID_BASE,
             published: None,
-            id_prefix,
-            id_counter: 0,
+            ids: EventIdGen { prefix: id_prefix, counter: 0 },
             poisoned: false,
             unsynced_bytes: 0,
             payload_buf: Vec::new(),
@@ -337,6 +408,8 @@ impl Collection {
                 storage,
                 clock,
                 opts,
+                instance: next_instance(),
+                catalog: RwLock::new(catalog),
                 writer: Mutex::new(writer),
             }),
         };
@@ -382,6 +455,28 @@ impl Collection {
         &self,
         parts: &[(&FlatBatch, &[u8], &[usize])],
     ) -> Result<Vec<AppendOutcome>> {
+        let parts: Vec<AppendPart<'_>> = parts
+            .iter()
+            .map(|&(batch, raw, events)| AppendPart { batch, raw, events, resolved: None })
+            .collect();
+        self.append_resolved(&parts)
+    }
+
+    /// Looks up, read-only and without the writer lock, the column and
+    /// dictionary ids of every value of `batch` that the collection already
+    /// knows (see the `resolve` module docs): parallel parsers call this so
+    /// that [`Collection::append_resolved`] only adds what is new.
+    pub fn resolve(&self, batch: &FlatBatch) -> Resolved {
+        let catalog = self.inner.catalog.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Resolved::new(self.inner.instance, &catalog, batch)
+    }
+
+    /// [`Collection::append_parts`] with resolved ids: appends all parts as
+    /// ONE WAL record with one fsync; one outcome per part.
+    pub fn append_resolved(&self, parts: &[AppendPart<'_>]) -> Result<Vec<AppendOutcome>> {
+        let instance = self.inner.instance;
+        let resolved: Vec<Option<&Resolved>> =
+            parts.iter().map(|p| p.resolved.filter(|r| r.fits(instance, p.batch))).collect();
         let mut w = self.lock();
         if w.poisoned || w.wal.is_poisoned() {
             return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
@@ -394,7 +489,9 @@ impl Collection {
         let mut outcomes = Vec::with_capacity(parts.len());
         let mut accepted_parts: Vec<Vec<(usize, EventId)>> = Vec::with_capacity(parts.len());
         let mut candidates: Vec<Vec<usize>> = Vec::with_capacity(parts.len());
-        for &(batch, _, events) in parts {
+        let total: usize = parts.iter().map(|p| p.events.len()).sum();
+        w.ids.reserve(total);
+        for &AppendPart { batch, events, .. } in parts {
             let mut cand = Vec::with_capacity(events.len());
             for &i in events {
                 if let Some(tok) = batch.events[i].uniqueness_token {
@@ -409,13 +506,14 @@ impl Collection {
         let mut plans: Vec<BatchPlan> = parts
             .iter()
             .zip(&candidates)
-            .map(|(&(batch, _, _), cand)| BatchPlan::new(batch, cand, &w.schema))
+            .zip(&resolved)
+            .map(|((p, cand), &res)| BatchPlan::with_resolved(p.batch, cand, &w.schema, res))
             .collect();
         let planned_new: usize = plans.iter().map(|p| p.new_columns).sum();
         if w.schema.check_room(planned_new).is_ok() {
-            for (&(_, _, events), cand) in parts.iter().zip(&candidates) {
+            for (&AppendPart { events, .. }, cand) in parts.iter().zip(&candidates) {
                 let accepted: Vec<(usize, EventId)> =
-                    cand.iter().map(|&i| (i, w.next_event_id(now))).collect();
+                    cand.iter().map(|&i| (i, w.ids.next(now))).collect();
                 outcomes.push(AppendOutcome {
                     results: events.iter().map(|_| Ok(())).collect(),
                     stored: accepted.len(),
@@ -427,7 +525,7 @@ impl Collection {
             // event by event which ones fit, then plan those.
             batch_tokens.clear();
             let mut new_columns: HashSet<(String, ValueType)> = HashSet::new();
-            for &(batch, _, events) in parts {
+            for &AppendPart { batch, events, .. } in parts {
                 let mut outcome =
                     AppendOutcome { results: Vec::with_capacity(events.len()), stored: 0 };
                 let mut accepted: Vec<(usize, EventId)> = Vec::with_capacity(events.len());
@@ -446,7 +544,7 @@ impl Collection {
                         outcome.results.push(Err(e));
                         continue;
                     }
-                    let id = w.next_event_id(now);
+                    let id = w.ids.next(now);
                     accepted.push((i, id));
                     outcome.results.push(Ok(()));
                 }
@@ -457,9 +555,10 @@ impl Collection {
             plans = parts
                 .iter()
                 .zip(&accepted_parts)
-                .map(|(&(batch, _, _), acc)| {
+                .zip(&resolved)
+                .map(|((p, acc), &res)| {
                     let events: Vec<usize> = acc.iter().map(|a| a.0).collect();
-                    BatchPlan::new(batch, &events, &w.schema)
+                    BatchPlan::with_resolved(p.batch, &events, &w.schema, res)
                 })
                 .collect();
         }
@@ -467,18 +566,31 @@ impl Collection {
             return Ok(outcomes);
         }
         let mut payload = std::mem::take(&mut w.payload_buf);
-        encode_wal_payload(&mut payload, parts, &accepted_parts, now);
-        let written = w.write_wal(&payload, self.inner.opts.durability);
+        let written = {
+            let pieces = encode_wal_payload(&mut payload, parts, &accepted_parts, now);
+            w.write_wal(&pieces, self.inner.opts.durability)
+        };
+        if payload.capacity() > 4 * payload.len() + (64 << 20) {
+            payload.shrink_to(payload.len()); // do not keep a huge buffer after one big batch
+        }
         w.payload_buf = payload;
         if let Err(e) = written {
             w.poisoned = true;
             return Err(e);
         }
+        let any_new = plans.iter().any(|p| p.new_columns > 0);
         let Writer { head, schema, dicts, .. } = &mut *w;
-        for ((&(batch, _, _), accepted), plan) in parts.iter().zip(&accepted_parts).zip(plans) {
+        for (((part, accepted), plan), &res) in
+            parts.iter().zip(&accepted_parts).zip(plans).zip(&resolved)
+        {
             let rows: Vec<(usize, i64, EventId)> =
                 accepted.iter().map(|&(i, id)| (i, now, id)).collect();
-            head.apply_batch(batch, &rows, plan, schema, dicts);
+            head.apply_batch_resolved(part.batch, &rows, plan, res, schema, dicts);
+        }
+        if any_new {
+            // New columns (and their dictionaries): publish them for resolving.
+            let catalog = Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone() };
+            *self.inner.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog;
         }
         w.published = None;
         // Seal only after the whole record is in the head: the seal marks
@@ -650,24 +762,44 @@ impl Drop for Inner {
     }
 }
 
-impl Writer {
-    fn next_event_id(&mut self, now_ms: i64) -> EventId {
+/// Assigns `keen.id`s: seconds, a random prefix, a counter (see
+/// [`WAL_PAYLOAD_V2`]).
+#[derive(Debug)]
+struct EventIdGen {
+    prefix: [u8; 4],
+    counter: u32,
+}
+
+impl EventIdGen {
+    /// Makes sure the next `n` ids come from one prefix with consecutive
+    /// counters (a WAL record stores only its first id): takes a fresh
+    /// random prefix now if the counter would wrap within them.
+    fn reserve(&mut self, n: usize) {
+        if u64::from(self.counter) + n as u64 > 1 << 32 {
+            let _ = getrandom::fill(&mut self.prefix);
+            self.counter = 0;
+        }
+    }
+
+    fn next(&mut self, now_ms: i64) -> EventId {
         let mut id = [0u8; 12];
         let secs = (now_ms.div_euclid(1000)) as u32;
         id[0..4].copy_from_slice(&secs.to_be_bytes());
-        id[4..8].copy_from_slice(&self.id_prefix);
-        id[8..12].copy_from_slice(&self.id_counter.to_be_bytes());
-        self.id_counter = self.id_counter.wrapping_add(1);
-        if self.id_counter == 0 {
+        id[4..8].copy_from_slice(&self.prefix);
+        id[8..12].copy_from_slice(&self.counter.to_be_bytes());
+        self.counter = self.counter.wrapping_add(1);
+        if self.counter == 0 {
             // 2^32 ids under one prefix: take a fresh random prefix.
-            let _ = getrandom::fill(&mut self.id_prefix);
+            let _ = getrandom::fill(&mut self.prefix);
         }
         EventId(id)
     }
+}
 
-    fn write_wal(&mut self, payload: &[u8], durability: Durability) -> Result<()> {
-        self.wal.append(payload)?;
-        self.unsynced_bytes += payload.len() as u64;
+impl Writer {
+    fn write_wal(&mut self, payload: &[&[u8]], durability: Durability) -> Result<()> {
+        self.wal.append_vectored(payload)?;
+        self.unsynced_bytes += payload.iter().map(|p| p.len() as u64).sum::<u64>();
         let must_sync = match durability {
             Durability::Sync => true,
             Durability::Buffered => self.unsynced_bytes >= BUFFERED_SYNC_BYTES,
@@ -740,36 +872,147 @@ fn check_columns(
     Ok(())
 }
 
-/// WAL payload of one append (format version 1, little-endian):
+/// WAL payload version 1 (written before version 2; still read):
 /// `u8 version = 1 | u32 event count | per event: i64 created_at ms |
-/// [u8; 12] keen.id | u32 raw length | raw JSON bytes`.
-fn encode_wal_payload(
+/// [u8; 12] keen.id | u32 raw length | raw JSON bytes`, little-endian.
+const WAL_PAYLOAD_V1: u8 = 1;
+
+/// WAL payload version 2 (written now), little-endian:
+/// `u8 version = 2 | i64 created_at ms | [u8; 12] keen.id of the first event
+/// | u32 event count | per event: u32 raw length | raw JSON bytes`.
+/// Every event of one append has the same `keen.created_at`, and their ids
+/// share seconds and prefix with consecutive counters (the big-endian `u32`
+/// in bytes 8..12 of the id; a record never crosses a counter wrap), so
+/// event `k` has the first id with counter `+ k`. The event list is exactly
+/// what a parser may lay out beside its batch ([`AppendPart::raw`]), so a
+/// record is usually written from the parser's buffers without a copy.
+const WAL_PAYLOAD_V2: u8 = 2;
+
+/// Bytes of the version 2 payload header (version, created_at, first id, count).
+const WAL_V2_HEADER_LEN: usize = 1 + 8 + 12 + 4;
+
+/// True when `raw` is exactly the framed event list (`u32 LE len ‖ bytes`
+/// per event, in order) of all events of `batch`, which `accepted` lists
+/// in order: the part can go to the WAL as it is.
+fn framed_whole(batch: &FlatBatch, raw: &[u8], accepted: &[(usize, EventId)]) -> bool {
+    if accepted.len() != batch.events.len() {
+        return false;
+    }
+    let mut pos = 0usize;
+    for (k, &(i, _)) in accepted.iter().enumerate() {
+        if i != k {
+            return false;
+        }
+        let r = &batch.events[i].raw;
+        let Some(len) = raw.get(pos..pos + 4) else { return false };
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        if r.start != pos + 4 || r.end < r.start || r.end - r.start != len {
+            return false;
+        }
+        pos = r.end;
+    }
+    pos == raw.len()
+}
+
+/// True when the ids are one prefix with consecutive counters (see
+/// [`WAL_PAYLOAD_V2`]).
+fn consecutive_ids(accepted: &[Vec<(usize, EventId)>]) -> Option<EventId> {
+    let mut ids = accepted.iter().flatten().map(|&(_, id)| id);
+    let first = ids.next()?;
+    let counter = |id: &EventId| u32::from_be_bytes(id.0[8..12].try_into().expect("4 bytes"));
+    let mut next = counter(&first);
+    for id in ids {
+        next = next.checked_add(1)?;
+        if id.0[..8] != first.0[..8] || counter(&id) != next {
+            return None;
+        }
+    }
+    Some(first)
+}
+
+/// Encodes the WAL payload of one append as pieces to write back to back:
+/// version 2 (parts laid out as framed event lists are passed through
+/// without copying, the rest is encoded into `scratch`), or version 1 if
+/// the ids are not consecutive (never for ids from [`EventIdGen::next`]
+/// after [`EventIdGen::reserve`]).
+fn encode_wal_payload<'a>(
+    scratch: &'a mut Vec<u8>,
+    parts: &'a [AppendPart<'a>],
+    accepted: &[Vec<(usize, EventId)>],
+    created_at: i64,
+) -> Vec<&'a [u8]> {
+    scratch.clear();
+    let count: usize = accepted.iter().map(Vec::len).sum();
+    let Some(first) = consecutive_ids(accepted) else {
+        encode_wal_payload_v1(scratch, parts, accepted, created_at);
+        return vec![&scratch[..]];
+    };
+    scratch.push(WAL_PAYLOAD_V2);
+    scratch.extend_from_slice(&created_at.to_le_bytes());
+    scratch.extend_from_slice(&first.0);
+    scratch.extend_from_slice(&(count as u32).to_le_bytes());
+    // Pieces: a range of `scratch`, or a part's raw bytes as they are.
+    enum Piece {
+        Scratch(std::ops::Range<usize>),
+        Part(usize),
+    }
+    let mut pieces = Vec::with_capacity(parts.len() + 1);
+    let mut from = 0usize;
+    for (k, (part, acc)) in parts.iter().zip(accepted).enumerate() {
+        if acc.is_empty() {
+            continue;
+        }
+        if framed_whole(part.batch, part.raw, acc) {
+            if scratch.len() > from {
+                pieces.push(Piece::Scratch(from..scratch.len()));
+            }
+            from = scratch.len();
+            pieces.push(Piece::Part(k));
+        } else {
+            for &(i, _) in acc {
+                let r = &part.raw[part.batch.events[i].raw.clone()];
+                scratch.extend_from_slice(&(r.len() as u32).to_le_bytes());
+                scratch.extend_from_slice(r);
+            }
+        }
+    }
+    if scratch.len() > from {
+        pieces.push(Piece::Scratch(from..scratch.len()));
+    }
+    let scratch: &'a [u8] = scratch;
+    pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Scratch(r) => &scratch[r],
+            Piece::Part(k) => parts[k].raw,
+        })
+        .collect()
+}
+
+fn encode_wal_payload_v1(
     out: &mut Vec<u8>,
-    parts: &[(&FlatBatch, &[u8], &[usize])],
+    parts: &[AppendPart<'_>],
     accepted: &[Vec<(usize, EventId)>],
     created_at: i64,
 ) {
     let mut total = 5usize;
     let mut count = 0u32;
-    for (&(batch, _, _), acc) in parts.iter().zip(accepted) {
-        total += acc.iter().map(|&(i, _)| batch.events[i].raw.len() + 24).sum::<usize>();
+    for (part, acc) in parts.iter().zip(accepted) {
+        total += acc.iter().map(|&(i, _)| part.batch.events[i].raw.len() + 24).sum::<usize>();
         count += acc.len() as u32;
     }
     out.clear();
     out.reserve(total);
-    out.push(1u8);
+    out.push(WAL_PAYLOAD_V1);
     out.extend_from_slice(&count.to_le_bytes());
-    for (&(batch, raw, _), acc) in parts.iter().zip(accepted) {
+    for (part, acc) in parts.iter().zip(accepted) {
         for &(i, id) in acc {
-            let r = &raw[batch.events[i].raw.clone()];
+            let r = &part.raw[part.batch.events[i].raw.clone()];
             out.extend_from_slice(&created_at.to_le_bytes());
             out.extend_from_slice(&id.0);
             out.extend_from_slice(&(r.len() as u32).to_le_bytes());
             out.extend_from_slice(r);
         }
-    }
-    if out.capacity() > 4 * out.len() + (64 << 20) {
-        out.shrink_to(out.len()); // do not keep a huge buffer after one big batch
     }
 }
 
@@ -782,9 +1025,42 @@ struct WalEvent<'a> {
 fn decode_wal_payload<'a>(payload: &'a [u8], file: &Path) -> Result<Vec<WalEvent<'a>>> {
     let bad = |why: &str| IngestError::corrupt(file, format!("bad wal payload: {why}"));
     let (&version, rest) = payload.split_first().ok_or_else(|| bad("empty"))?;
-    if version != 1 {
-        return Err(bad("unknown payload version"));
+    match version {
+        WAL_PAYLOAD_V1 => decode_wal_payload_v1(rest, &bad),
+        WAL_PAYLOAD_V2 => {
+            if payload.len() < WAL_V2_HEADER_LEN {
+                return Err(bad("short header"));
+            }
+            let created_at = i64::from_le_bytes(payload[1..9].try_into().expect("8 bytes"));
+            let first: [u8; 12] = payload[9..21].try_into().expect("12 bytes");
+            let count = u32::from_le_bytes(payload[21..25].try_into().expect("4 bytes")) as usize;
+            let counter0 = u32::from_be_bytes(first[8..12].try_into().expect("4 bytes"));
+            let rest = &payload[WAL_V2_HEADER_LEN..];
+            let mut pos = 0;
+            let mut out = Vec::with_capacity(count.min(rest.len() / 4));
+            for k in 0..count {
+                let len = rest.get(pos..pos + 4).ok_or_else(|| bad("short event header"))?;
+                let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+                pos += 4;
+                let raw = rest.get(pos..pos + len).ok_or_else(|| bad("short event body"))?;
+                pos += len;
+                let mut id = first;
+                id[8..12].copy_from_slice(&counter0.wrapping_add(k as u32).to_be_bytes());
+                out.push(WalEvent { created_at, id: EventId(id), raw });
+            }
+            if pos != rest.len() {
+                return Err(bad("trailing bytes"));
+            }
+            Ok(out)
+        }
+        _ => Err(bad("unknown payload version")),
     }
+}
+
+fn decode_wal_payload_v1<'a>(
+    rest: &'a [u8],
+    bad: &dyn Fn(&str) -> IngestError,
+) -> Result<Vec<WalEvent<'a>>> {
     if rest.len() < 4 {
         return Err(bad("short count"));
     }
@@ -810,4 +1086,120 @@ fn decode_wal_payload<'a>(payload: &'a [u8], file: &Path) -> Result<Vec<WalEvent
         return Err(bad("trailing bytes"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part_batch(events: &[&str], framed: bool) -> (FlatBatch, Vec<u8>) {
+        let mut b = FlatBatch::new();
+        let mut raw = Vec::new();
+        for e in events {
+            if framed {
+                raw.extend_from_slice(&(e.len() as u32).to_le_bytes());
+            }
+            crate::parse_event_at(e.as_bytes(), raw.len(), &mut b, &Default::default()).unwrap();
+            raw.extend_from_slice(e.as_bytes());
+        }
+        (b, raw)
+    }
+
+    fn id(prefix: u8, counter: u32) -> EventId {
+        let mut id = [prefix; 12];
+        id[8..12].copy_from_slice(&counter.to_be_bytes());
+        EventId(id)
+    }
+
+    #[test]
+    fn wal_payload_v2_passes_framed_parts_through_and_decodes_back() {
+        let (b1, r1) = part_batch(&[r#"{"a": 1}"#, r#"{"b": "x"}"#], true);
+        let (b2, r2) = part_batch(&[r#"{"c": true}"#, r#"{"d": null}"#, r#"{"e": [1]}"#], false);
+        let idx1 = [0, 1];
+        let idx2 = [0, 2]; // not every event: copied
+        let parts = [
+            AppendPart { batch: &b1, raw: &r1, events: &idx1, resolved: None },
+            AppendPart { batch: &b2, raw: &r2, events: &idx2, resolved: None },
+        ];
+        let c0 = u32::MAX - 3;
+        let accepted = vec![
+            vec![(0, id(9, c0)), (1, id(9, c0 + 1))],
+            vec![(0, id(9, c0 + 2)), (2, id(9, c0 + 3))],
+        ];
+        let mut scratch = Vec::new();
+        let pieces = encode_wal_payload(&mut scratch, &parts, &accepted, -5);
+        // header piece, part 1 as it is, part 2 copied
+        assert_eq!(pieces.len(), 3);
+        assert!(std::ptr::eq(pieces[1], &r1[..]), "a framed part is not copied");
+        let payload = pieces.concat();
+        assert_eq!(payload[0], WAL_PAYLOAD_V2);
+        let file = Path::new("/c/wal");
+        let events = decode_wal_payload(&payload, file).unwrap();
+        let got: Vec<(i64, EventId, &[u8])> =
+            events.iter().map(|e| (e.created_at, e.id, e.raw)).collect();
+        let want: Vec<(i64, EventId, &[u8])> = vec![
+            (-5, id(9, c0), br#"{"a": 1}"#),
+            (-5, id(9, c0 + 1), br#"{"b": "x"}"#),
+            (-5, id(9, c0 + 2), br#"{"c": true}"#),
+            (-5, id(9, c0 + 3), br#"{"e": [1]}"#),
+        ];
+        assert_eq!(got, want);
+        // Every truncation and any trailing byte is corruption, never a panic.
+        for n in 0..payload.len() {
+            assert!(matches!(
+                decode_wal_payload(&payload[..n], file),
+                Err(IngestError::Corrupt { .. })
+            ));
+        }
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert!(decode_wal_payload(&longer, file).is_err());
+        let mut bad = payload;
+        bad[0] = 3;
+        assert!(decode_wal_payload(&bad, file).is_err());
+    }
+
+    #[test]
+    fn ids_that_are_not_consecutive_are_written_as_payload_v1() {
+        let (b, r) = part_batch(&[r#"{"a": 1}"#, r#"{"a": 2}"#], true);
+        let idx = [0, 1];
+        let parts = [AppendPart { batch: &b, raw: &r, events: &idx, resolved: None }];
+        for accepted in [
+            vec![vec![(0, id(1, 5)), (1, id(1, 7))]],        // a gap
+            vec![vec![(0, id(1, 5)), (1, id(2, 6))]],        // another prefix
+            vec![vec![(0, id(1, u32::MAX)), (1, id(1, 0))]], // a wrap
+        ] {
+            let mut scratch = Vec::new();
+            let payload = encode_wal_payload(&mut scratch, &parts, &accepted, 42).concat();
+            assert_eq!(payload[0], WAL_PAYLOAD_V1);
+            let events = decode_wal_payload(&payload, Path::new("/w")).unwrap();
+            let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+            assert_eq!(ids, accepted[0].iter().map(|a| a.1).collect::<Vec<_>>());
+            assert!(events.iter().all(|e| e.created_at == 42));
+        }
+    }
+
+    #[test]
+    fn event_ids_of_one_record_never_wrap() {
+        let mut g = EventIdGen { prefix: [7; 4], counter: u32::MAX - 2 };
+        g.reserve(3); // fits exactly: ..MAX-2, MAX-1, MAX
+        let ids: Vec<EventId> = (0..3).map(|_| g.next(1_000)).collect();
+        assert_eq!(ids, vec![id_at(7, u32::MAX - 2), id_at(7, u32::MAX - 1), id_at(7, u32::MAX)]);
+        assert_eq!(g.counter, 0, "wrapped after the record, with a fresh prefix");
+        let mut g = EventIdGen { prefix: [7; 4], counter: u32::MAX - 2 };
+        g.reserve(4); // would wrap inside: fresh prefix, counter from 0
+        assert_eq!(g.counter, 0);
+        let first = g.next(1_000);
+        assert_eq!(first.0[8..12], [0, 0, 0, 0]);
+        assert_eq!(first.0[0..4], 1u32.to_be_bytes());
+        assert_eq!(consecutive_ids(&[vec![(0, first), (1, g.next(1_000))]]), Some(first));
+    }
+
+    fn id_at(prefix: u8, counter: u32) -> EventId {
+        let mut id = [0u8; 12];
+        id[0..4].copy_from_slice(&1u32.to_be_bytes());
+        id[4..8].copy_from_slice(&[prefix; 4]);
+        id[8..12].copy_from_slice(&counter.to_be_bytes());
+        EventId(id)
+    }
 }

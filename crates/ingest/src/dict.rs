@@ -88,6 +88,37 @@ fn value_bytes<'a>(bytes: &'a [u8], ends: &[u64], id: usize) -> &'a [u8] {
     &bytes[start..ends[id] as usize]
 }
 
+/// `a == b`, comparing short values (most dictionary values) with a few
+/// word loads instead of a call to `memcmp`.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let w8 = |x: &[u8], i: usize| {
+        x.get(i..i + 8)
+            .map(|w| u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]))
+    };
+    let w4 =
+        |x: &[u8], i: usize| x.get(i..i + 4).map(|w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    match n {
+        0 => true,
+        // positions 0, n/2 and n-1 cover every byte of 1..=3
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // two overlapping words cover the value
+        4..=7 => w4(a, 0) == w4(b, 0) && w4(a, n - 4) == w4(b, n - 4),
+        8..=16 => w8(a, 0) == w8(b, 0) && w8(a, n - 8) == w8(b, n - 8),
+        17..=32 => {
+            w8(a, 0) == w8(b, 0)
+                && w8(a, 8) == w8(b, 8)
+                && w8(a, n - 16) == w8(b, n - 16)
+                && w8(a, n - 8) == w8(b, n - 8)
+        }
+        _ => a == b,
+    }
+}
+
 impl Inner {
     fn get(&self, id: usize) -> &str {
         std::str::from_utf8(value_bytes(&self.bytes, &self.ends, id))
@@ -96,7 +127,9 @@ impl Inner {
 
     fn find(&self, hash: u64, s: &str) -> Option<DictId> {
         self.table
-            .find(hash, |&id| value_bytes(&self.bytes, &self.ends, id as usize) == s.as_bytes())
+            .find(hash, |&id| {
+                same_bytes(value_bytes(&self.bytes, &self.ends, id as usize), s.as_bytes())
+            })
             .copied()
     }
 
@@ -199,6 +232,17 @@ impl Dictionary {
     /// Takes the read lock once for many lookups.
     pub fn reader(&self) -> DictReader<'_> {
         DictReader { inner: self.read(), hasher: &self.hasher }
+    }
+
+    /// [`Dictionary::reader`] if the read lock is free now (never waits):
+    /// for threads that already hold other dictionaries' read locks.
+    pub fn try_reader(&self) -> Option<DictReader<'_>> {
+        let inner = match self.inner.try_read() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(DictReader { inner, hasher: &self.hasher })
     }
 
     /// The id of `s`, adding it if new.
@@ -463,7 +507,10 @@ impl Dicts {
 pub fn list_elem_text(batch: &FlatBatch, elem: &FlatScalar, out: &mut String) {
     match elem {
         FlatScalar::Str(r) => json_string(batch.str(*r), out),
-        FlatScalar::Int(i) => out.push_str(&i.to_string()),
+        FlatScalar::Int(i) => {
+            use std::fmt::Write;
+            let _ = write!(out, "{i}"); // writing to a String cannot fail
+        }
         FlatScalar::Float(f) => match serde_json::Number::from_f64(*f) {
             Some(n) => out.push_str(&n.to_string()),
             None => out.push_str("null"),
@@ -478,8 +525,35 @@ pub fn list_elem_text(batch: &FlatBatch, elem: &FlatScalar, out: &mut String) {
     }
 }
 
+/// Appends `s` as a JSON string literal exactly as serde_json writes it:
+/// `"` and `\\` escaped, control characters as `\b \f \n \r \t` or
+/// `\u00XX` (lowercase hex), everything else (non-ASCII included) as is.
 fn json_string(s: &str, out: &mut String) {
-    out.push_str(&serde_json::Value::from(s).to_string());
+    out.reserve(s.len() + 2);
+    out.push('"');
+    let mut rest = s;
+    while let Some(i) = rest.bytes().position(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(&rest[..i]);
+        let b = rest.as_bytes()[i];
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            0x08 => out.push_str("\\b"),
+            0x0c => out.push_str("\\f"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 0xf)] as char);
+            }
+        }
+        rest = &rest[i + 1..];
+    }
+    out.push_str(rest);
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -585,6 +659,40 @@ mod tests {
             let mut s = String::new();
             list_elem_text(&b, &v, &mut s);
             assert_eq!(s, want);
+        }
+    }
+
+    #[test]
+    fn list_text_escapes_exactly_like_serde_json() {
+        let mut b = FlatBatch::new();
+        let mut all: String = (0u8..0x80).map(char::from).collect();
+        all.push_str("é✓😀\u{7f}\u{2028}/");
+        let mut cases: Vec<String> = all.chars().map(String::from).collect();
+        cases.extend([all.clone(), String::new(), "plain".into(), "a\"b\\c\nd".into()]);
+        for c in cases {
+            let r = b.push_str(&c);
+            let mut s = String::new();
+            list_elem_text(&b, &FlatScalar::Str(r), &mut s);
+            assert_eq!(s, serde_json::Value::from(c.as_str()).to_string(), "{c:?}");
+        }
+        for i in [0i64, -1, 42, i64::MIN, i64::MAX] {
+            let mut s = String::new();
+            list_elem_text(&b, &FlatScalar::Int(i), &mut s);
+            assert_eq!(s, i.to_string());
+        }
+    }
+
+    #[test]
+    fn same_bytes_is_equality() {
+        for n in 0..70usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(same_bytes(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                assert!(!same_bytes(&a, &b), "n={n} i={i}");
+            }
+            assert!(!same_bytes(&a, &a[..n.saturating_sub(1)]) || n == 0);
         }
     }
 

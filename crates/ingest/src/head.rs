@@ -7,9 +7,10 @@
 //! [`crate::build_segment`] turns any contiguous row range into a sorted,
 //! indexed [`crate::Segment`].
 
-use crate::dict::{list_elem_text, Dicts};
+use crate::dict::{list_elem_text, DictWriter, Dictionary, Dicts};
 use crate::error::Result;
 use crate::flat::{FlatBatch, FlatScalar, FlatValue};
+use crate::resolve::{Resolved, INTERN_BURST, UNKNOWN as UNKNOWN_VALUE};
 use crate::schema::{
     Schema, CREATED_AT_COLUMN, ID_COLUMN, LOCATION_PATH, TIMESTAMP_COLUMN, UNIQUENESS_TOKEN_PATH,
 };
@@ -203,6 +204,24 @@ impl Head {
         schema: &mut Schema,
         dicts: &mut Dicts,
     ) {
+        self.apply_batch_resolved(batch, rows, plan, None, schema, dicts);
+    }
+
+    /// [`Head::apply_batch`] taking the dictionary ids of string values and
+    /// list elements from `resolved` where it knows them (only the rest is
+    /// interned). `resolved` must have been made for `batch` by
+    /// [`crate::Collection::resolve`] of the collection this head belongs to
+    /// (the collection checks that before calling); the plan may come from
+    /// [`BatchPlan::with_resolved`] with the same resolution.
+    pub fn apply_batch_resolved(
+        &mut self,
+        batch: &FlatBatch,
+        rows: &[(usize, i64, EventId)],
+        plan: BatchPlan,
+        resolved: Option<&Resolved>,
+        schema: &mut Schema,
+        dicts: &mut Dicts,
+    ) {
         const UNKNOWN: ColumnId = ColumnId::MAX;
         let mut cids = plan.cids;
         let any_new = plan.new_columns > 0;
@@ -252,8 +271,8 @@ impl Head {
                     .then(|| dicts.dict_mut(cid as ColumnId).clone())
             })
             .collect();
-        let mut writers: Vec<Option<crate::dict::DictWriter<'_>>> =
-            arcs.iter().map(|a| a.as_ref().map(|d| d.writer())).collect();
+        let mut writers: Vec<Burst<'_>> =
+            arcs.iter().map(|a| Burst { dict: a.as_deref(), guard: None, n: 0 }).collect();
         if self.columns.len() < schema.len() {
             self.columns.resize_with(schema.len(), || None);
         }
@@ -267,6 +286,7 @@ impl Head {
             let n = props.len()
                 + usize::from(ev.location.is_some())
                 + usize::from(ev.uniqueness_token.is_some());
+            let known = resolved.and_then(|r| r.slots(ev_i, n)).map(|(_, v)| v);
             for (j, &cid) in cids[at..at + n].iter().enumerate() {
                 schema.touch(cid, ordinal);
                 let ty = schema.key(cid).expect("column exists").ty;
@@ -281,26 +301,33 @@ impl Head {
                 let value = if j < props.len() { Some(&props[j].value) } else { None };
                 match (&mut col.values, value) {
                     (HeadValues::Str(out), Some(FlatValue::Scalar(FlatScalar::Str(r)))) => {
-                        let w = writers[cid as usize]
-                            .as_mut()
-                            .expect("string columns have a dictionary");
-                        out.push(w.intern(batch.str(*r)));
+                        match known.map(|k| k[j]) {
+                            Some(id) if id != UNKNOWN_VALUE => out.push(id),
+                            _ => out.push(writers[cid as usize].intern(batch.str(*r))),
+                        }
                     }
                     (HeadValues::Str(out), None) => {
                         // keen.uniqueness_token (location is never a string column)
                         let tok = ev.uniqueness_token.expect("the extra string value is the token");
-                        let w = writers[cid as usize]
-                            .as_mut()
-                            .expect("string columns have a dictionary");
-                        out.push(w.intern(batch.str(tok)));
+                        out.push(writers[cid as usize].intern(batch.str(tok)));
                     }
                     (HeadValues::List { offsets, elems }, Some(FlatValue::List(r))) => {
-                        let w =
-                            writers[cid as usize].as_mut().expect("list columns have a dictionary");
-                        for e in batch.list(r) {
-                            text.clear();
-                            list_elem_text(batch, e, &mut text);
-                            elems.push(w.intern(&text));
+                        let list = batch.list(r);
+                        let ids = match known.map(|k| k[j]) {
+                            Some(start) if start != UNKNOWN_VALUE => {
+                                resolved.and_then(|res| res.elems(start, list.len()))
+                            }
+                            _ => None,
+                        };
+                        for (q, e) in list.iter().enumerate() {
+                            match ids.map(|ids| ids[q]) {
+                                Some(id) if id != UNKNOWN_VALUE => elems.push(id),
+                                _ => {
+                                    text.clear();
+                                    list_elem_text(batch, e, &mut text);
+                                    elems.push(writers[cid as usize].intern(&text));
+                                }
+                            }
                         }
                         offsets.push(
                             u32::try_from(elems.len())
@@ -360,6 +387,28 @@ impl Head {
     }
 }
 
+/// One dictionary's write lock, taken lazily and released after
+/// [`INTERN_BURST`] additions so resolving threads are never held up long.
+struct Burst<'a> {
+    dict: Option<&'a Dictionary>,
+    guard: Option<DictWriter<'a>>,
+    n: u32,
+}
+
+impl Burst<'_> {
+    fn intern(&mut self, s: &str) -> DictId {
+        let dict = self.dict.expect("string and list columns have a dictionary");
+        let g = self.guard.get_or_insert_with(|| dict.writer());
+        let id = g.intern(s);
+        self.n += 1;
+        if self.n >= INTERN_BURST {
+            self.guard = None;
+            self.n = 0;
+        }
+        id
+    }
+}
+
 /// True if `token` was already recorded as a `keen.uniqueness_token` in the
 /// collection (the token column's dictionary is the collection's token set).
 pub fn uniqueness_token_seen(schema: &Schema, dicts: &Dicts, token: &str) -> bool {
@@ -382,12 +431,35 @@ pub struct BatchPlan {
 impl BatchPlan {
     /// Resolves the columns of `events` (indexes into `batch`); read-only.
     pub fn new(batch: &FlatBatch, events: &[usize], schema: &Schema) -> BatchPlan {
+        BatchPlan::with_resolved(batch, events, schema, None)
+    }
+
+    /// [`BatchPlan::new`] taking the column ids `resolved` (made for `batch`
+    /// by this collection) knows, looking up only the others.
+    pub fn with_resolved(
+        batch: &FlatBatch,
+        events: &[usize],
+        schema: &Schema,
+        resolved: Option<&Resolved>,
+    ) -> BatchPlan {
         const UNKNOWN: ColumnId = ColumnId::MAX;
         let mut cids: Vec<ColumnId> = Vec::with_capacity(events.len() * 16);
         let mut new: Vec<(&str, ValueType)> = Vec::new();
         for &ev_i in events {
             let ev = &batch.events[ev_i];
-            for p in batch.props_of(ev_i) {
+            let props = batch.props_of(ev_i);
+            if let Some(res) = resolved {
+                let n = props.len()
+                    + usize::from(ev.location.is_some())
+                    + usize::from(ev.uniqueness_token.is_some());
+                if let Some((known, _)) = res.slots(ev_i, n) {
+                    if !known.contains(&UNKNOWN) {
+                        cids.extend_from_slice(known);
+                        continue;
+                    }
+                }
+            }
+            for p in props {
                 let (path, ty) = (batch.str(p.path), p.value.value_type());
                 let id = schema.id(path, ty);
                 if id.is_none() && !new.contains(&(path, ty)) {

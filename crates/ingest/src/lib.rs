@@ -71,6 +71,7 @@ mod head;
 mod manifest;
 mod names;
 mod persist;
+mod resolve;
 mod schema;
 mod segment;
 #[cfg(any(test, feature = "test-util"))]
@@ -85,8 +86,8 @@ mod wal;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use collection::{
-    AppendOutcome, Collection, CollectionOptions, Durability, OpenReport, BUFFERED_SYNC_BYTES,
-    DEFAULT_SEGMENT_ROWS,
+    AppendOutcome, AppendPart, Collection, CollectionOptions, Durability, OpenReport,
+    BUFFERED_SYNC_BYTES, DEFAULT_SEGMENT_ROWS,
 };
 pub use datetime::{format_datetime, parse_timestamp, parse_zoned_datetime};
 pub use dict::{
@@ -111,6 +112,7 @@ pub use persist::{
     read_segment, write_deletes, write_segment, FileInfo, SegmentFiles, DEL_MAGIC, IDX_MAGIC,
     PARQUET_ZSTD_LEVEL, SEGMENT_FORMAT_VERSION,
 };
+pub use resolve::Resolved;
 pub use schema::{
     Schema, SchemaColumn, CREATED_AT_COLUMN, DEFAULT_MAX_COLUMNS, ID_COLUMN, LOCATION_PATH,
     TIMESTAMP_COLUMN, UNIQUENESS_TOKEN_PATH,

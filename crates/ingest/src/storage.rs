@@ -38,6 +38,15 @@ pub trait StorageFile: Send + Sync {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
     /// Appends bytes at the end of the file.
     fn append(&mut self, data: &[u8]) -> io::Result<()>;
+    /// Appends `bufs` back to back as one write (the default copies them
+    /// into one buffer and calls [`StorageFile::append`] once).
+    fn append_vectored(&mut self, bufs: &[&[u8]]) -> io::Result<()> {
+        match bufs {
+            [] => Ok(()),
+            [one] => self.append(one),
+            _ => self.append(&bufs.concat()),
+        }
+    }
     /// Truncates (or extends with zeros) to `len` bytes.
     fn set_len(&mut self, len: u64) -> io::Result<()>;
     /// Makes the file's bytes durable.

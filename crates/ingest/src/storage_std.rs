@@ -91,6 +91,21 @@ impl StorageFile for StdFile {
         self.file.write_all(data)
     }
 
+    fn append_vectored(&mut self, bufs: &[&[u8]]) -> io::Result<()> {
+        // writev, looping over short writes (and the kernel's IOV_MAX).
+        let mut slices: Vec<io::IoSlice<'_>> = bufs.iter().map(|b| io::IoSlice::new(b)).collect();
+        let mut rest = &mut slices[..];
+        while !rest.is_empty() {
+            match self.file.write_vectored(rest) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "wrote 0 bytes")),
+                Ok(n) => io::IoSlice::advance_slices(&mut rest, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         self.file.set_len(len)
     }

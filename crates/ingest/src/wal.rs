@@ -218,13 +218,16 @@ fn record_crc(salt: u64, seq: SeqNo, len: u32, payload: &[u8]) -> u32 {
 }
 
 fn payload_len(payload: &[u8]) -> Result<u32> {
-    match u32::try_from(payload.len()) {
-        Ok(len) if payload.len() <= MAX_RECORD_PAYLOAD => Ok(len),
+    payload_len_of(payload.len())
+}
+
+fn payload_len_of(n: usize) -> Result<u32> {
+    match u32::try_from(n) {
+        Ok(len) if n <= MAX_RECORD_PAYLOAD => Ok(len),
         _ => Err(IngestError::InvalidParameter {
             name: "payload",
             reason: format!(
-                "wal record payload of {} bytes is over the {MAX_RECORD_PAYLOAD}-byte maximum",
-                payload.len()
+                "wal record payload of {n} bytes is over the {MAX_RECORD_PAYLOAD}-byte maximum"
             ),
         }),
     }
@@ -442,7 +445,6 @@ pub struct WalWriter {
     next_seq: SeqNo,
     len: u64,
     poisoned: bool,
-    buf: Vec<u8>,
 }
 
 impl fmt::Debug for WalWriter {
@@ -486,7 +488,6 @@ impl WalWriter {
             next_seq: first_seq,
             len: WAL_HEADER_LEN as u64,
             poisoned: false,
-            buf: Vec::new(),
         })
     }
 
@@ -526,7 +527,6 @@ impl WalWriter {
             next_seq: replay.next_seq,
             len,
             poisoned: false,
-            buf: Vec::new(),
         })
     }
 
@@ -546,6 +546,12 @@ impl WalWriter {
     /// [`IngestError::Io`] after the partial record is cut off again; if
     /// that fails too, the writer is poisoned.
     pub fn append(&mut self, payload: &[u8]) -> Result<SeqNo> {
+        self.append_vectored(&[payload])
+    }
+
+    /// [`WalWriter::append`] of the payload `pieces` concatenated, written
+    /// without copying them into one buffer first.
+    pub fn append_vectored(&mut self, pieces: &[&[u8]]) -> Result<SeqNo> {
         if self.poisoned {
             return Err(self.poisoned_error());
         }
@@ -556,15 +562,26 @@ impl WalWriter {
                 self.path.display()
             ))
         })?;
-        self.buf.clear();
-        encode_record_into(&mut self.buf, self.salt, seq, payload)?;
-        if let Err(e) = self.file.append(&self.buf) {
+        let total: usize = pieces.iter().map(|p| p.len()).sum();
+        let len = payload_len_of(total)?;
+        let mut crc = record_crc(self.salt, seq, len, &[]);
+        for p in pieces {
+            crc = crc32c::crc32c_append(crc, p);
+        }
+        let mut header = [0u8; WAL_RECORD_HEADER_LEN];
+        header[0..4].copy_from_slice(&len.to_le_bytes());
+        header[4..8].copy_from_slice(&crc.to_le_bytes());
+        header[8..16].copy_from_slice(&seq.to_le_bytes());
+        let mut bufs: Vec<&[u8]> = Vec::with_capacity(pieces.len() + 1);
+        bufs.push(&header);
+        bufs.extend(pieces.iter().copied().filter(|p| !p.is_empty()));
+        if let Err(e) = self.file.append_vectored(&bufs) {
             if self.file.set_len(self.len).is_err() {
                 self.poisoned = true;
             }
             return Err(IngestError::io(&self.path, e));
         }
-        self.len += self.buf.len() as u64;
+        self.len += (WAL_RECORD_HEADER_LEN + total) as u64;
         self.next_seq = next;
         Ok(seq)
     }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 use serde::de::{self, MapAccess, Visitor};
@@ -16,7 +17,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tally_ingest::{
     format_datetime, infer_timestamp, parse_event, sanitize_collection_name,
-    validate_collection_name, EventLimits, EventParser, FlatBatch,
+    validate_collection_name, AppendPart, EventLimits, EventParser, FlatBatch, Resolved,
 };
 
 use crate::error::{Error, Result};
@@ -24,6 +25,9 @@ use crate::project::Project;
 
 /// Bytes read per NDJSON block (split at a line end).
 pub const NDJSON_BLOCK_BYTES: usize = 8 << 20;
+/// Collections of one NDJSON block are appended by at most this many
+/// threads at once (their WAL fsyncs overlap).
+const APPEND_THREADS: usize = 8;
 /// At most this many line errors are kept in an [`IngestSummary`].
 pub const MAX_REPORTED_ERRORS: usize = 100;
 /// Largest Keen batch document, in bytes (keen-semantics §1.2).
@@ -211,13 +215,75 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for BatchDoc<'a> {
     }
 }
 
+/// The events of one collection in one parsed slice of an NDJSON block.
+struct Group {
+    /// The collection (sanitised when asked to).
+    collection: String,
+    batch: FlatBatch,
+    /// Per event, `u32 LE length ‖ raw JSON`: the event list of a WAL
+    /// payload, so the append writes it without copying
+    /// ([`tally_ingest::AppendPart::raw`]).
+    raw: Vec<u8>,
+    /// Per event: its line number.
+    lines: Vec<u64>,
+    /// `0..batch.len()`: every event is appended.
+    idx: Vec<usize>,
+    /// Ids looked up ahead against the collection, when it existed.
+    resolved: Option<Resolved>,
+}
+
+impl Group {
+    fn new(collection: String) -> Group {
+        Group {
+            collection,
+            batch: FlatBatch::new(),
+            raw: Vec::new(),
+            lines: Vec::new(),
+            idx: Vec::new(),
+            resolved: None,
+        }
+    }
+}
+
+/// What appending one collection's part of a block gave.
+struct CollectionAppend {
+    accepted: u64,
+    errors: Vec<(u64, Error)>,
+    /// A failed WAL write (nothing of this collection's part is stored).
+    result: Result<()>,
+}
+
 /// One parsed slice of an NDJSON block.
 struct Parsed {
-    batch: FlatBatch,
-    raw: Vec<u8>,
-    /// Per event in `batch`: (line number, collection name).
-    meta: Vec<(u64, String)>,
+    groups: Vec<Group>,
     errors: Vec<(u64, Error)>,
+}
+
+/// The member name of a line `{"<name>": ...` when it needs no unescaping
+/// (nearly always): picks the collection's batch before parsing. The
+/// parser still checks the whole line.
+fn peek_member(line: &[u8]) -> Option<&str> {
+    let mut i = 0;
+    let skip_ws = |i: &mut usize| {
+        while line.get(*i).is_some_and(|b| b.is_ascii_whitespace()) {
+            *i += 1;
+        }
+    };
+    skip_ws(&mut i);
+    if line.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    skip_ws(&mut i);
+    if line.get(i) != Some(&b'"') {
+        return None;
+    }
+    let start = i + 1;
+    let end = start + memchr::memchr2(b'"', b'\\', line.get(start..)?)?;
+    if line[end] != b'"' {
+        return None;
+    }
+    std::str::from_utf8(&line[start..end]).ok()
 }
 
 fn set_path(root: &serde_json::Value, path: &str) -> Option<serde_json::Value> {
@@ -243,14 +309,15 @@ fn infer_into(event: &[u8], from: &str) -> Option<Vec<u8>> {
     serde_json::to_vec(&v).ok()
 }
 
-fn parse_lines(lines: &[(u64, &[u8])], opts: &NdjsonOptions, limits: &EventLimits) -> Parsed {
-    let mut p = Parsed {
-        batch: FlatBatch::new(),
-        raw: Vec::with_capacity(lines.iter().map(|(_, l)| l.len()).sum()),
-        meta: Vec::with_capacity(lines.len()),
-        errors: Vec::new(),
-    };
-    let mut parser = EventParser::new();
+/// Parses one line into `batch`; returns its collection (sanitised when
+/// asked to). On error nothing is appended.
+fn parse_line(
+    parser: &mut EventParser,
+    line: &[u8],
+    batch: &mut FlatBatch,
+    opts: &NdjsonOptions,
+    limits: &EventLimits,
+) -> std::result::Result<String, Error> {
     let collection_name = |name: &str| {
         if opts.sanitize_collection_names {
             sanitize_collection_name(name)
@@ -258,126 +325,224 @@ fn parse_lines(lines: &[(u64, &[u8])], opts: &NdjsonOptions, limits: &EventLimit
             name.to_string()
         }
     };
-    for &(line_no, line) in lines {
-        let before = p.batch.mark();
-        let collection = match &opts.collection {
-            Some(c) => parser.parse_at(line, 0, &mut p.batch, limits).map(|()| c.clone()),
-            // One pass: the collection name and the event together.
-            None => parser
-                .parse_wrapped_at(line, 0, &mut p.batch, limits)
-                .map(|name| collection_name(&name))
-                .map_err(|e| match serde_json::from_slice::<OneMember>(line) {
-                    // A bad name outranks a bad event (a bad line outranks both).
-                    Ok(OneMember(name)) => {
-                        validate_collection_name(&collection_name(&name)).err().unwrap_or(e)
-                    }
-                    Err(_) => e,
-                }),
-        };
-        let collection = match collection {
-            Ok(c) => c,
-            Err(e) => {
-                p.errors.push((line_no, e.into()));
-                continue;
-            }
-        };
-        if let Err(e) = validate_collection_name(&collection) {
-            p.batch.truncate(before);
-            p.errors.push((line_no, e.into()));
-            continue;
-        }
-        let ev = p.batch.events.last().expect("the parser pushed one event");
-        let event = &line[ev.raw.clone()];
-        let rewritten = match &opts.infer_timestamp_from {
-            Some(from) if ev.timestamp.is_none() => infer_into(event, from),
-            _ => None,
-        };
-        if let Some(rewritten) = rewritten {
-            p.batch.truncate(before);
-            if let Err(e) = parser.parse_at(&rewritten, 0, &mut p.batch, limits) {
-                p.errors.push((line_no, e.into()));
-                continue;
-            }
-            push_raw(&mut p, &rewritten);
-        } else {
-            push_raw(&mut p, event);
-        }
-        if p.meta.is_empty() {
-            reserve_like_first(&mut p.batch, lines.len());
-        }
-        p.meta.push((line_no, collection));
+    let before = batch.mark();
+    let collection = match &opts.collection {
+        Some(c) => parser.parse_at(line, 0, batch, limits).map(|()| c.clone())?,
+        // One pass: the collection name and the event together.
+        None => parser
+            .parse_wrapped_at(line, 0, batch, limits)
+            .map(|name| collection_name(&name))
+            .map_err(|e| match serde_json::from_slice::<OneMember>(line) {
+                // A bad name outranks a bad event (a bad line outranks both).
+                Ok(OneMember(name)) => {
+                    validate_collection_name(&collection_name(&name)).err().unwrap_or(e)
+                }
+                Err(_) => e,
+            })?,
+    };
+    if let Err(e) = validate_collection_name(&collection) {
+        batch.truncate(before);
+        return Err(e.into());
     }
-    p
+    Ok(collection)
 }
 
-/// Copies the raw bytes of the batch's last event into `p.raw` and points
-/// its [`tally_ingest::FlatEvent::raw`] there.
-fn push_raw(p: &mut Parsed, event: &[u8]) {
-    let start = p.raw.len();
-    p.raw.extend_from_slice(event);
-    let ev = p.batch.events.last_mut().expect("the parser pushed one event");
+/// The group of `collection` in `groups`, added if new.
+fn group_of(groups: &mut Vec<Group>, collection: &str) -> usize {
+    match groups.iter().position(|g| g.collection == collection) {
+        Some(i) => i,
+        None => {
+            groups.push(Group::new(collection.to_string()));
+            groups.len() - 1
+        }
+    }
+}
+
+impl Project {
+    fn parse_lines(
+        &self,
+        lines: &[(u64, &[u8])],
+        opts: &NdjsonOptions,
+        limits: &EventLimits,
+    ) -> Parsed {
+        let mut p = Parsed { groups: Vec::new(), errors: Vec::new() };
+        let mut parser = EventParser::new();
+        let mut spare = FlatBatch::new();
+        let empty = spare.mark();
+        let mut last = usize::MAX;
+        for (n, &(line_no, line)) in lines.iter().enumerate() {
+            // The collection's batch, picked before parsing when the name is
+            // plain (else found by a first parse into a spare batch).
+            let guess = match &opts.collection {
+                Some(c) => Some(c.clone()),
+                None => peek_member(line).map(|name| {
+                    if opts.sanitize_collection_names {
+                        sanitize_collection_name(name)
+                    } else {
+                        name.to_string()
+                    }
+                }),
+            };
+            let mut gi = match &guess {
+                Some(c) if p.groups.get(last).is_some_and(|g| &g.collection == c) => Some(last),
+                Some(c) => Some(group_of(&mut p.groups, c)),
+                None => None,
+            };
+            let mut before = gi.map(|g| p.groups[g].batch.mark());
+            let parsed = match gi {
+                Some(g) => parse_line(&mut parser, line, &mut p.groups[g].batch, opts, limits),
+                None => {
+                    spare.truncate(empty);
+                    parse_line(&mut parser, line, &mut spare, opts, limits)
+                }
+            };
+            let collection = match parsed {
+                Ok(c) => c,
+                Err(e) => {
+                    p.errors.push((line_no, e));
+                    continue;
+                }
+            };
+            if let (Some(g), Some(mark)) = (gi, before) {
+                if p.groups[g].collection != collection {
+                    // The guess was wrong: undo, and parse into the right batch.
+                    p.groups[g].batch.truncate(mark);
+                    gi = None;
+                }
+            }
+            let g = match gi {
+                Some(g) => g,
+                None => {
+                    let g = group_of(&mut p.groups, &collection);
+                    before = Some(p.groups[g].batch.mark());
+                    if let Err(e) =
+                        parse_line(&mut parser, line, &mut p.groups[g].batch, opts, limits)
+                    {
+                        p.errors.push((line_no, e));
+                        continue;
+                    }
+                    g
+                }
+            };
+            last = g;
+            let group = &mut p.groups[g];
+            let before = before.expect("a mark is taken before every parse into a group");
+            let ev = group.batch.events.last().expect("the parser pushed one event");
+            let event = &line[ev.raw.clone()];
+            let rewritten = match &opts.infer_timestamp_from {
+                Some(from) if ev.timestamp.is_none() => infer_into(event, from),
+                _ => None,
+            };
+            if let Some(rewritten) = rewritten {
+                group.batch.truncate(before);
+                if let Err(e) = parser.parse_at(&rewritten, 0, &mut group.batch, limits) {
+                    p.errors.push((line_no, e.into()));
+                    continue;
+                }
+                push_raw(group, &rewritten);
+            } else {
+                push_raw(group, event);
+            }
+            if group.lines.is_empty() {
+                reserve_like_first(group, lines[n..].iter().map(|(_, l)| l.len() + 4).sum());
+            }
+            group.idx.push(group.batch.len() - 1);
+            group.lines.push(line_no);
+        }
+        // Look the ids of known columns and values up here, in parallel,
+        // rather than in the serial append.
+        for g in &mut p.groups {
+            if g.batch.is_empty() {
+                continue;
+            }
+            if let Some(c) = self.collection(&g.collection) {
+                g.resolved = Some(c.resolve(&g.batch));
+            }
+        }
+        p
+    }
+}
+
+/// Frames the raw bytes of the group's last event (`u32 LE length ‖
+/// bytes`) into `g.raw` and points its [`tally_ingest::FlatEvent::raw`]
+/// at the bytes.
+fn push_raw(g: &mut Group, event: &[u8]) {
+    g.raw.extend_from_slice(&(event.len() as u32).to_le_bytes());
+    let start = g.raw.len();
+    g.raw.extend_from_slice(event);
+    let ev = g.batch.events.last_mut().expect("the parser pushed one event");
     ev.raw = start..start + event.len();
 }
 
-/// Reserves room for `lines` events shaped like the batch's first one, so
-/// the arena and value vectors are not regrown (and copied) while parsing.
-fn reserve_like_first(batch: &mut FlatBatch, lines: usize) {
-    let rest = lines.saturating_sub(1);
-    batch.arena.reserve(batch.arena.len().saturating_mul(rest));
-    batch.props.reserve(batch.props.len().saturating_mul(rest));
-    batch.list_elems.reserve(batch.list_elems.len().saturating_mul(rest));
-    batch.events.reserve(rest);
+/// Reserves room for `rest` more bytes of input shaped like the group's
+/// first event, so the arena, value vectors and raw bytes are not regrown
+/// (and copied) while parsing. Several collections share a slice, so only
+/// half of it is reserved up front.
+fn reserve_like_first(g: &mut Group, rest: usize) {
+    let first = g.raw.len().max(1);
+    let events = rest / first / 2;
+    let batch = &mut g.batch;
+    batch.arena.reserve(batch.arena.len().saturating_mul(events));
+    batch.props.reserve(batch.props.len().saturating_mul(events));
+    batch.list_elems.reserve(batch.list_elems.len().saturating_mul(events));
+    batch.events.reserve(events);
+    g.raw.reserve(rest / 2);
+    g.lines.reserve(events);
+    g.idx.reserve(events);
 }
 
 impl Project {
     fn append_parsed(&self, parsed: Vec<Parsed>, summary: &mut IngestSummary) -> Result<()> {
-        // Per collection, the event indexes of every parsed part: one WAL
-        // record (and one fsync) per collection per block.
-        let mut by_collection: BTreeMap<&str, Vec<Vec<usize>>> = BTreeMap::new();
-        for (k, p) in parsed.iter().enumerate() {
-            for (i, (_, c)) in p.meta.iter().enumerate() {
-                let parts = by_collection
-                    .entry(c.as_str())
-                    .or_insert_with(|| vec![Vec::new(); parsed.len()]);
-                parts[k].push(i);
+        // Per collection, its groups in block order: one WAL record (and
+        // one fsync) per collection per block.
+        let mut by_collection: BTreeMap<&str, Vec<&Group>> = BTreeMap::new();
+        for p in &parsed {
+            for g in p.groups.iter().filter(|g| !g.batch.is_empty()) {
+                by_collection.entry(g.collection.as_str()).or_default().push(g);
             }
         }
-        let mut errors: Vec<(u64, Error)> = Vec::new();
-        for (name, idxs) in &by_collection {
-            let coll = match self.collection_or_create(name) {
-                Ok(c) => c,
-                Err(e) => {
-                    for (k, part) in idxs.iter().enumerate() {
-                        for &i in part {
-                            errors.push((
-                                parsed[k].meta[i].0,
-                                Error::InvalidParameter {
-                                    name: "collection".into(),
-                                    reason: e.to_string(),
-                                },
-                            ));
-                        }
-                    }
-                    continue;
+        // Collections are independent (own lock, WAL, head): append them
+        // side by side, so their fsyncs overlap instead of queueing.
+        let jobs: Vec<(&str, Vec<&Group>)> = by_collection.into_iter().collect();
+        let outcomes: Vec<CollectionAppend> = if jobs.len() <= 1 {
+            jobs.iter().map(|(name, groups)| self.append_collection(name, groups)).collect()
+        } else {
+            // At most APPEND_THREADS threads take the collections in turn
+            // (a block may name thousands of collections).
+            let next = AtomicUsize::new(0);
+            let work = || {
+                let mut done = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((name, groups)) = jobs.get(i) else { break done };
+                    done.push((i, self.append_collection(name, groups)));
                 }
             };
-            let parts: Vec<(&FlatBatch, &[u8], &[usize])> = parsed
-                .iter()
-                .zip(idxs)
-                .filter(|(_, i)| !i.is_empty())
-                .map(|(p, i)| (&p.batch, &p.raw[..], &i[..]))
-                .collect();
-            let outs = coll.append_parts(&parts)?;
-            let part_ids = idxs.iter().enumerate().filter(|(_, i)| !i.is_empty()).map(|(k, _)| k);
-            for (out, k) in outs.into_iter().zip(part_ids) {
-                for (r, &i) in out.results.into_iter().zip(&idxs[k]) {
-                    match r {
-                        Ok(()) => summary.accepted += 1,
-                        Err(e) => errors.push((parsed[k].meta[i].0, e.into())),
-                    }
+            let mut done = std::thread::scope(|s| {
+                let helpers: Vec<_> =
+                    (1..jobs.len().min(APPEND_THREADS)).map(|_| s.spawn(work)).collect();
+                let mut done = work();
+                for h in helpers {
+                    done.extend(h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
                 }
+                done
+            });
+            done.sort_by_key(|(i, _)| *i);
+            done.into_iter().map(|(_, o)| o).collect()
+        };
+        let mut errors: Vec<(u64, Error)> = Vec::new();
+        let mut failed = None;
+        for o in outcomes {
+            summary.accepted += o.accepted;
+            errors.extend(o.errors);
+            if let (None, Err(e)) = (&failed, o.result) {
+                failed = Some(e);
             }
         }
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        drop(jobs);
         for p in parsed {
             errors.extend(p.errors);
         }
@@ -388,13 +553,56 @@ impl Project {
         Ok(())
     }
 
+    /// Appends one collection's groups of a block as one WAL record.
+    fn append_collection(&self, name: &str, groups: &[&Group]) -> CollectionAppend {
+        let mut out = CollectionAppend { accepted: 0, errors: Vec::new(), result: Ok(()) };
+        let coll = match self.collection_or_create(name) {
+            Ok(c) => c,
+            Err(e) => {
+                for &line in groups.iter().flat_map(|g| &g.lines) {
+                    out.errors.push((
+                        line,
+                        Error::InvalidParameter {
+                            name: "collection".into(),
+                            reason: e.to_string(),
+                        },
+                    ));
+                }
+                return out;
+            }
+        };
+        let parts: Vec<AppendPart<'_>> = groups
+            .iter()
+            .map(|g| AppendPart {
+                batch: &g.batch,
+                raw: &g.raw,
+                events: &g.idx,
+                resolved: g.resolved.as_ref(),
+            })
+            .collect();
+        match coll.append_resolved(&parts) {
+            Ok(outs) => {
+                for (o, g) in outs.into_iter().zip(groups) {
+                    for (r, &line) in o.results.into_iter().zip(&g.lines) {
+                        match r {
+                            Ok(()) => out.accepted += 1,
+                            Err(e) => out.errors.push((line, e.into())),
+                        }
+                    }
+                }
+            }
+            Err(e) => out.result = Err(e.into()),
+        }
+        out
+    }
+
     /// Ingests NDJSON from `reader` (see [`NdjsonOptions`] for the line
     /// format). Bad lines are reported with their line numbers and the rest
     /// of the input proceeds. `progress` is called with the bytes consumed
     /// so far after each block.
     pub fn ingest_ndjson<R: Read>(
         &self,
-        mut reader: R,
+        reader: R,
         opts: &NdjsonOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<IngestSummary> {
@@ -403,37 +611,18 @@ impl Project {
         }
         let limits = self.limits().clone();
         let mut summary = IngestSummary::default();
-        let mut carry: Vec<u8> = Vec::new();
+        let mut input =
+            BlockReader { reader, block: NDJSON_BLOCK_BYTES, carry: Vec::new(), eof: false };
         let mut line_no: u64 = 0;
         let mut consumed: u64 = 0;
         let mut pending: Option<Vec<Parsed>> = None;
-        let mut eof = false;
-        while !eof {
-            let mut block = std::mem::take(&mut carry);
-            let start = block.len();
-            block.resize(start + NDJSON_BLOCK_BYTES, 0);
-            let mut filled = start;
-            while filled < block.len() {
-                let n = reader
-                    .read(&mut block[filled..])
-                    .map_err(|e| Error::Io { path: "input".into(), source: e })?;
-                if n == 0 {
-                    eof = true;
-                    break;
-                }
-                filled += n;
-            }
-            block.truncate(filled);
-            if !eof {
-                match memchr::memrchr(b'\n', &block) {
-                    Some(i) => carry = block.split_off(i + 1),
-                    None => {
-                        // One line longer than a block: keep reading.
-                        carry = block;
-                        continue;
-                    }
-                }
-            }
+        // Two buffers: one block is parsed while the next is read into the
+        // other (reading, and the page faults of a fresh buffer, used to
+        // stall both cores between blocks).
+        let mut spare: Vec<u8> = Vec::new();
+        let mut next = input.read_block(Vec::new());
+        loop {
+            let Some(block) = next? else { break };
             consumed += block.len() as u64;
             let mut lines: Vec<(u64, &[u8])> = Vec::new();
             let body = block.strip_suffix(b"\n").unwrap_or(&block);
@@ -457,24 +646,37 @@ impl Project {
             let parts = (rayon::current_num_threads() * 4).max(1);
             let per = lines.len().div_ceil(parts).max(1);
             let prev = pending.take();
-            let (appended, parsed) = rayon::join(
-                || match prev {
+            let limits = &limits;
+            let lines = &lines;
+            let buf = std::mem::take(&mut spare);
+            // Three things at once: the previous block is appended on its
+            // own thread (it blocks in fsync without holding a rayon worker),
+            // this block is parsed by the rayon pool, and this thread reads
+            // the next block.
+            let (appended, parsed, read) = std::thread::scope(|s| {
+                let appender = s.spawn(move || match prev {
                     Some(p) => {
                         let mut s = IngestSummary::default();
                         self.append_parsed(p, &mut s).map(|_| s)
                     }
                     None => Ok(IngestSummary::default()),
-                },
-                || {
+                });
+                let parser = s.spawn(move || {
                     lines
                         .par_chunks(per)
-                        .map(|chunk| parse_lines(chunk, opts, &limits))
+                        .map(|chunk| self.parse_lines(chunk, opts, limits))
                         .collect::<Vec<Parsed>>()
-                },
-            );
+                });
+                let read = input.read_block(buf);
+                let appended = appender.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                let parsed = parser.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                (appended, parsed, read)
+            });
             merge_summary(&mut summary, appended?);
             pending = Some(parsed);
             progress(consumed);
+            spare = block;
+            next = read;
         }
         if let Some(p) = pending.take() {
             let mut s = IngestSummary::default();
@@ -547,6 +749,47 @@ impl Project {
     }
 }
 
+/// Reads NDJSON input in blocks that end at a line end.
+struct BlockReader<R> {
+    reader: R,
+    /// Bytes read per block ([`NDJSON_BLOCK_BYTES`]).
+    block: usize,
+    /// Bytes read past the last line end of the previous block.
+    carry: Vec<u8>,
+    eof: bool,
+}
+
+impl<R: Read> BlockReader<R> {
+    /// The next block (about `block` bytes, ending at a line end,
+    /// or the rest at end of input), read into `buf`; `None` when the input
+    /// is done.
+    fn read_block(&mut self, mut buf: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        if self.eof {
+            return Ok(None);
+        }
+        buf.clear();
+        buf.append(&mut self.carry);
+        loop {
+            let want = self.block as u64;
+            // read_to_end fills spare capacity without zeroing it first.
+            let n = (&mut self.reader)
+                .take(want)
+                .read_to_end(&mut buf)
+                .map_err(|e| Error::Io { path: "input".into(), source: e })?;
+            if (n as u64) < want {
+                self.eof = true;
+                return Ok(Some(buf));
+            }
+            if let Some(i) = memchr::memrchr(b'\n', &buf) {
+                self.carry.extend_from_slice(&buf[i + 1..]);
+                buf.truncate(i + 1);
+                return Ok(Some(buf));
+            }
+            // One line longer than a block: keep reading.
+        }
+    }
+}
+
 fn merge_summary(into: &mut IngestSummary, s: IngestSummary) {
     into.accepted += s.accepted;
     into.rejected += s.rejected;
@@ -554,5 +797,48 @@ fn merge_summary(into: &mut IngestSummary, s: IngestSummary) {
         if into.errors.len() < MAX_REPORTED_ERRORS {
             into.errors.push(e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out at most 3 bytes per read.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn blocks(input: &[u8], block: usize) -> Vec<Vec<u8>> {
+        let mut r = BlockReader { reader: Trickle(input), block, carry: Vec::new(), eof: false };
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        while let Some(b) = r.read_block(std::mem::take(&mut buf)).unwrap() {
+            out.push(b.clone());
+            buf = b; // recycled, as ingest_ndjson does
+        }
+        out
+    }
+
+    #[test]
+    fn blocks_end_at_line_ends_and_keep_long_lines_whole() {
+        let input = b"a\nbb\nccc\nthis line is longer than a block\nd\ne";
+        let got = blocks(input, 8);
+        assert_eq!(got.concat(), input.to_vec());
+        for b in &got[..got.len() - 1] {
+            assert_eq!(b.last(), Some(&b'\n'), "{:?}", String::from_utf8_lossy(b));
+        }
+        // The long line made one block grow past 8 bytes, to the end here.
+        assert_eq!(got.last().unwrap(), b"this line is longer than a block\nd\ne");
+        assert_eq!(got[..2], [b"a\nbb\n".to_vec(), b"ccc\n".to_vec()]);
+        assert_eq!(blocks(b"", 8), vec![Vec::<u8>::new()]);
+        assert_eq!(blocks(b"x\n", 2), vec![b"x\n".to_vec(), Vec::new()]);
     }
 }
