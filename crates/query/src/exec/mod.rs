@@ -24,6 +24,7 @@ mod group;
 mod numeric;
 mod output;
 mod plan;
+mod rows;
 
 pub use funnel::run_funnel;
 pub use group::MAX_GROUPS;
