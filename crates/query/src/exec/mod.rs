@@ -25,6 +25,7 @@ mod numeric;
 mod output;
 mod plan;
 mod rows;
+mod select;
 
 pub use funnel::run_funnel;
 pub use group::MAX_GROUPS;

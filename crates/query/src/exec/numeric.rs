@@ -348,7 +348,7 @@ fn ints_word<T: Off>(p: &mut Partial, base: i64, v: &[T], r0: usize, m: u64) {
 /// The total-order key of an f64 (`f64::total_cmp` compares these); the
 /// map is its own inverse on the bits.
 #[inline]
-fn total_key(x: f64) -> i64 {
+pub(crate) fn total_key(x: f64) -> i64 {
     let b = x.to_bits() as i64;
     b ^ (((b >> 63) as u64) >> 1) as i64
 }
@@ -405,6 +405,79 @@ fn floats_piece(p: &mut Partial, v: &[f64], valid: Option<&[u64]>, piece: rows::
             }
         }
     }
+}
+
+/// Calls `f` with the value of every row of `rows` that holds one, in row
+/// order: integers of an integer column as they are, of a float column
+/// nothing (see [`for_each_f64`]).
+pub(crate) fn for_each_i64(a: &NumArray, rows: &RoaringBitmap, mut f: impl FnMut(i64)) {
+    let Some((base, s, nulls)) = slice(a) else { return };
+    let valid = rows::valid_words(nulls);
+    let valid = valid.as_deref();
+    match s {
+        Slice::U8(v) => visit(v, valid, rows, |x| f(base.wrapping_add(i64::from(x)))),
+        Slice::U16(v) => visit(v, valid, rows, |x| f(base.wrapping_add(i64::from(x)))),
+        Slice::U32(v) => visit(v, valid, rows, |x| f(base.wrapping_add(i64::from(x)))),
+        Slice::I64(v) => visit(v, valid, rows, f),
+        Slice::F64(_) => {}
+    }
+}
+
+/// Calls `f` with the value of every row of `rows` that holds one, in row
+/// order, as f64 (integers converted).
+pub(crate) fn for_each_f64(a: &NumArray, rows: &RoaringBitmap, mut f: impl FnMut(f64)) {
+    match a {
+        NumArray::Float(x) => {
+            let valid = rows::valid_words(x.nulls());
+            visit(x.values(), valid.as_deref(), rows, f)
+        }
+        NumArray::Int(_) => for_each_i64(a, rows, |i| f(i as f64)),
+    }
+}
+
+/// Calls `f(v[r])` for the valid rows `r` of `rows`, ascending.
+#[inline]
+fn visit<T: Copy>(v: &[T], valid: Option<&[u64]>, rows: &RoaringBitmap, mut f: impl FnMut(T)) {
+    rows::for_each_piece(rows, |piece| match piece {
+        rows::Piece::Range(lo, hi) => {
+            let (lo, hi) = (lo as usize, (hi as usize).min(v.len()));
+            if lo >= hi {
+                return;
+            }
+            if valid.is_none() {
+                v[lo..hi].iter().for_each(|&x| f(x));
+                return;
+            }
+            let mut r = lo;
+            while r < hi {
+                let w = r / 64;
+                let end = ((w + 1) * 64).min(hi);
+                let mut m = rows::valid_word(valid, w);
+                m &= (u64::MAX >> (63 - (end - 1 - w * 64))) & (u64::MAX << (r - w * 64));
+                each_bit(w * 64, m, |r| f(v[r]));
+                r = end;
+            }
+        }
+        rows::Piece::Words(start, words) => {
+            for (i, &w) in words.iter().enumerate() {
+                let r0 = start as usize + 64 * i;
+                let m = w & rows::valid_word(valid, r0 / 64);
+                each_bit(r0, m, |r| {
+                    if let Some(&x) = v.get(r) {
+                        f(x)
+                    }
+                });
+            }
+        }
+        rows::Piece::Rows(rs) => {
+            for &r in rs {
+                let r = r as usize;
+                if let (Some(&x), true) = (v.get(r), rows::is_valid(valid, r)) {
+                    f(x)
+                }
+            }
+        }
+    });
 }
 
 /// Folds (row, group) pairs into analysis `a` of the groups' states:
@@ -516,7 +589,8 @@ mod tests {
     fn selections(rng: &mut Rng, len: u32) -> Vec<RoaringBitmap> {
         let mut out = vec![(0..len).collect(), (5..len - 3).collect()];
         for density in [2u64, 3, 10, 500, 20_000] {
-            let rb: RoaringBitmap = (0..len).filter(|_| rng.next().is_multiple_of(density)).collect();
+            let rb: RoaringBitmap =
+                (0..len).filter(|_| rng.next().is_multiple_of(density)).collect();
             out.push(rb);
         }
         let mut runs = RoaringBitmap::new();
@@ -545,8 +619,9 @@ mod tests {
                         }
                     })
                     .collect();
-                let nulls = with_nulls
-                    .then(|| NullBuffer::from_iter((0..len).map(|_| !rng.next().is_multiple_of(4))));
+                let nulls = with_nulls.then(|| {
+                    NullBuffer::from_iter((0..len).map(|_| !rng.next().is_multiple_of(4)))
+                });
                 cols.push(NumArray::Int(Ints::new(vals, nulls)));
             }
         }
