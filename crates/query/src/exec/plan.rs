@@ -312,7 +312,20 @@ impl<'a> Plan<'a> {
         }
         let mut out: Vec<Groups> = ranges.iter().map(|_| Groups::default()).collect();
         let mut counted = vec![0u64; ranges.len()];
+        // String counts go to a dense table by id (no hashing per value)
+        // unless the ids are too spread for the buckets.
+        let max_id = indexes
+            .iter()
+            .filter(|(b, _)| !b)
+            .filter_map(|(_, i)| i.values().last().copied())
+            .max()
+            .unwrap_or(0);
+        let dense = u64::from(max_id) * ranges.len() as u64 <= 1 << 21;
         let add = |g: &mut Groups, c: Comp, n: u64| -> Result<()> {
+            if let (true, Comp::Str(id)) = (dense, &c) {
+                g.add_dense(*id, n);
+                return Ok(());
+            }
             let id = g.id(&[c], &self.empty)? as usize;
             for p in &mut g.states[id] {
                 if let Partial::Count(x) = p {
