@@ -42,15 +42,60 @@ pub(crate) enum Comp {
     Bucket(i64),
 }
 
+/// A fast hasher for group keys (FxHash's multiply-rotate; keys are ids
+/// and numbers chosen by the data, not by an adversary who could only
+/// slow their own query down).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    #[inline]
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    #[inline]
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type KeyMap = HashMap<Box<[Comp]>, u32, std::hash::BuildHasherDefault<KeyHasher>>;
+
 /// The groups of one bucket of one segment (or merged): key → states, one
 /// partial per analysis.
+///
+/// Counts of single-string keys (`[Comp::Str(id)]`) may also sit in a dense
+/// table by dictionary id ([`Groups::add_dense`]) while segments fold and
+/// merge; [`Groups::flush_dense`] turns them into groups before rendering.
 #[derive(Debug, Default)]
 pub(crate) struct Groups {
-    index: HashMap<Box<[Comp]>, u32>,
+    index: KeyMap,
     /// Keys in insertion order.
     pub keys: Vec<Box<[Comp]>>,
     /// States per group, one per analysis.
     pub states: Vec<Vec<Partial>>,
+    /// Counts of `[Comp::Str(id)]` by id, added to every count analysis.
+    dense: Vec<u64>,
 }
 
 impl Groups {
@@ -60,14 +105,18 @@ impl Groups {
         if let Some(&g) = self.index.get(key) {
             return Ok(g);
         }
+        self.insert(key.into(), empty.to_vec())
+    }
+
+    /// Inserts a key known to be absent.
+    fn insert(&mut self, k: Box<[Comp]>, states: Vec<Partial>) -> Result<u32> {
         if self.keys.len() >= MAX_GROUPS {
             return Err(too_many_groups());
         }
         let g = self.keys.len() as u32;
-        let k: Box<[Comp]> = key.into();
         self.index.insert(k.clone(), g);
         self.keys.push(k);
-        self.states.push(empty.to_vec());
+        self.states.push(states);
         Ok(g)
     }
 
@@ -76,16 +125,54 @@ impl Groups {
         self.index.get(key).copied()
     }
 
+    /// Adds `n` rows to the count of the string key `[Comp::Str(id)]`
+    /// (every analysis is a count), in the dense table.
+    pub fn add_dense(&mut self, id: u32, n: u64) {
+        let i = id as usize;
+        if self.dense.len() <= i {
+            self.dense.resize(i + 1, 0);
+        }
+        self.dense[i] += n;
+    }
+
+    /// Turns the dense counts into groups (ascending id).
+    pub fn flush_dense(&mut self, empty: &[Partial]) -> Result<()> {
+        let dense = std::mem::take(&mut self.dense);
+        self.index.reserve(dense.iter().filter(|&&n| n > 0).count());
+        for (id, n) in dense.into_iter().enumerate() {
+            if n == 0 {
+                continue;
+            }
+            let g = self.id(&[Comp::Str(id as u32)], empty)? as usize;
+            for p in &mut self.states[g] {
+                if let Partial::Count(x) = p {
+                    *x += n;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Merges `other` into `self`.
-    pub fn merge(&mut self, other: Groups, empty: &[Partial]) -> Result<()> {
-        if self.keys.is_empty() {
+    pub fn merge(&mut self, other: Groups, _empty: &[Partial]) -> Result<()> {
+        if self.keys.is_empty() && self.dense.is_empty() {
             *self = other;
             return Ok(());
         }
+        if self.dense.len() < other.dense.len() {
+            self.dense.resize(other.dense.len(), 0);
+        }
+        self.dense.iter_mut().zip(&other.dense).for_each(|(a, b)| *a += b);
         for (k, st) in other.keys.into_iter().zip(other.states) {
-            let g = self.id(&k, empty)? as usize;
-            for (a, b) in self.states[g].iter_mut().zip(&st) {
-                a.merge(b);
+            match self.index.get(&k) {
+                Some(&g) => {
+                    for (a, b) in self.states[g as usize].iter_mut().zip(&st) {
+                        a.merge(b);
+                    }
+                }
+                None => {
+                    self.insert(k, st)?;
+                }
             }
         }
         Ok(())
@@ -167,12 +254,13 @@ pub(crate) struct Decoder {
 }
 
 impl Decoder {
-    /// The printable value of `c`.
-    pub fn decode(&self, c: &Comp) -> GVal {
+    /// The printable value of `c`, with the string dictionary's reader
+    /// held by the caller (one lock for many values).
+    pub fn decode_with(&self, c: &Comp, strs: Option<&tally_ingest::DictReader<'_>>) -> GVal {
         GVal::Val(match c {
             Comp::Null => Scalar::Null,
             Comp::Num(n) => Scalar::Num(n.number()),
-            Comp::Str(id) => match self.strs.as_ref().and_then(|d| d.value(*id)) {
+            Comp::Str(id) => match strs.and_then(|d| d.value(*id)) {
                 Some(s) => Scalar::Str(s.to_string()),
                 None => Scalar::Null,
             },
@@ -225,6 +313,40 @@ mod tests {
         let mut other = Groups::default();
         other.id(&[Comp::Null], &empty).unwrap();
         assert!(g.merge(other, &empty).is_err());
+    }
+
+    #[test]
+    fn dense_counts_merge_with_hashed_groups() {
+        let empty = [Partial::Count(0), Partial::Count(0)];
+        let mut a = Groups::default();
+        a.add_dense(3, 5);
+        a.add_dense(0, 1);
+        let g = a.id(&[Comp::Null], &empty).unwrap() as usize;
+        a.states[g] = vec![Partial::Count(2), Partial::Count(2)];
+        let mut b = Groups::default();
+        let g = b.id(&[Comp::Str(3)], &empty).unwrap() as usize;
+        b.states[g] = vec![Partial::Count(10), Partial::Count(10)];
+        b.add_dense(7, 4);
+        a.merge(b, &empty).unwrap();
+        a.flush_dense(&empty).unwrap();
+        let count = |k: Comp| {
+            let g = a.get(&[k]).unwrap() as usize;
+            a.states[g].clone()
+        };
+        assert_eq!(count(Comp::Str(3)), vec![Partial::Count(15), Partial::Count(15)]);
+        assert_eq!(count(Comp::Str(0)), vec![Partial::Count(1), Partial::Count(1)]);
+        assert_eq!(count(Comp::Str(7)), vec![Partial::Count(4), Partial::Count(4)]);
+        assert_eq!(count(Comp::Null), vec![Partial::Count(2), Partial::Count(2)]);
+        assert_eq!(a.keys.len(), 4, "no group for ids without rows");
+        // Merging into an empty state that only has dense counts keeps both.
+        let mut c = Groups::default();
+        c.add_dense(1, 2);
+        let mut d = Groups::default();
+        d.id(&[Comp::Str(1)], &empty[..1]).unwrap();
+        d.states[0] = vec![Partial::Count(3)];
+        c.merge(d, &empty[..1]).unwrap();
+        c.flush_dense(&empty[..1]).unwrap();
+        assert_eq!(c.states, vec![vec![Partial::Count(5)]]);
     }
 
     #[test]

@@ -24,6 +24,8 @@ mod group;
 mod numeric;
 mod output;
 mod plan;
+mod rows;
+mod select;
 
 pub use funnel::run_funnel;
 pub use group::MAX_GROUPS;
@@ -107,11 +109,14 @@ pub fn run_analysis(
                     Ok(a)
                 },
             )?;
-            let merged = if merged.is_empty() {
+            let mut merged = if merged.is_empty() {
                 bucket_list.iter().map(|_| Groups::default()).collect()
             } else {
                 merged
             };
+            for g in &mut merged {
+                g.flush_dense(&plan.empty)?;
+            }
             (merged, plan.dicts.clone(), plan.decoders.clone(), scanned)
         }
     };
@@ -130,7 +135,11 @@ pub fn run_analysis(
     } else {
         // Every group of the whole timeframe appears in every bucket (§5.4).
         let mut universe: Vec<Box<[Comp]>> = Vec::new();
-        {
+        if let [one] = per_bucket.as_mut_slice() {
+            // One bucket: its keys are the universe (lookups go through
+            // the index, which keeps its own copy).
+            universe = std::mem::take(&mut one.keys);
+        } else {
             let mut seen: std::collections::HashSet<&[Comp]> = std::collections::HashSet::new();
             for g in &per_bucket {
                 for k in &g.keys {
@@ -143,10 +152,19 @@ pub fn run_analysis(
         if universe.len() > MAX_GROUPS {
             return Err(group::too_many_groups());
         }
+        let readers: Vec<_> =
+            decoders.iter().map(|d| d.strs.as_ref().map(|s| s.reader())).collect();
         let decoded: Vec<Vec<GVal>> = universe
             .iter()
-            .map(|k| k.iter().zip(&decoders).map(|(c, d)| d.decode(c)).collect())
+            .map(|k| {
+                k.iter()
+                    .zip(&decoders)
+                    .zip(&readers)
+                    .map(|((c, d), r)| d.decode_with(c, r.as_ref()))
+                    .collect()
+            })
             .collect();
+        drop(readers);
         let values: Vec<Value> = per_bucket
             .iter_mut()
             .map(|g| render.groups(g, &universe, &decoded, &empty))

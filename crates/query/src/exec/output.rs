@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::group::{Comp, GVal, Groups};
@@ -197,50 +198,55 @@ impl Render<'_> {
                 }
             })
             .collect();
-        order.sort_by(|&a, &b| {
-            for &(is_result, desc, i) in &keys {
-                let o = if is_result {
-                    let (x, y) = (&rows[a].1[i], &rows[b].1[i]);
-                    match (x == &Scalar::Null, y == &Scalar::Null) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => std::cmp::Ordering::Greater,
-                        (false, true) => std::cmp::Ordering::Less,
-                        (false, false) => {
-                            let o = x.canonical_cmp(y);
-                            if desc {
-                                o.reverse()
-                            } else {
-                                o
+        if keys.is_empty() && string_order(decoded, &mut order) {
+            // Sorted by the fast path.
+        } else {
+            // Stable (ties keep universe order), in parallel for many groups.
+            order.par_sort_by(|&a, &b| {
+                for &(is_result, desc, i) in &keys {
+                    let o = if is_result {
+                        let (x, y) = (&rows[a].1[i], &rows[b].1[i]);
+                        match (x == &Scalar::Null, y == &Scalar::Null) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            (false, false) => {
+                                let o = x.canonical_cmp(y);
+                                if desc {
+                                    o.reverse()
+                                } else {
+                                    o
+                                }
                             }
                         }
-                    }
-                } else {
-                    let (x, y) = (&decoded[a][i], &decoded[b][i]);
-                    match (x.is_null(), y.is_null()) {
-                        (true, true) => std::cmp::Ordering::Equal,
-                        (true, false) => std::cmp::Ordering::Greater,
-                        (false, true) => std::cmp::Ordering::Less,
-                        (false, false) => {
-                            let o = x.cmp(y);
-                            if desc {
-                                o.reverse()
-                            } else {
-                                o
+                    } else {
+                        let (x, y) = (&decoded[a][i], &decoded[b][i]);
+                        match (x.is_null(), y.is_null()) {
+                            (true, true) => std::cmp::Ordering::Equal,
+                            (true, false) => std::cmp::Ordering::Greater,
+                            (false, true) => std::cmp::Ordering::Less,
+                            (false, false) => {
+                                let o = x.cmp(y);
+                                if desc {
+                                    o.reverse()
+                                } else {
+                                    o
+                                }
                             }
                         }
+                    };
+                    if o.is_ne() {
+                        return o;
                     }
-                };
-                if o.is_ne() {
-                    return o;
                 }
-            }
-            by_values(a, b)
-        });
+                by_values(a, b)
+            });
+        }
         if let Some(limit) = self.common.limit {
             order.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         }
         let out = order
-            .into_iter()
+            .into_par_iter()
             .map(|i| {
                 let mut m = Map::new();
                 for (gb, v) in self.common.group_by.iter().zip(&decoded[i]) {
@@ -253,5 +259,54 @@ impl Render<'_> {
             })
             .collect();
         Ok(Value::Array(out))
+    }
+}
+
+/// The canonical order of single string (or null) group values, as the
+/// general stable sort would give it, comparing the strings' bytes
+/// directly; false (order untouched) when the values are not all such.
+fn string_order(decoded: &[Vec<GVal>], order: &mut [usize]) -> bool {
+    let mut strs: Vec<(&str, usize)> = Vec::with_capacity(order.len());
+    let mut nulls: Vec<usize> = Vec::new();
+    for &i in order.iter() {
+        match decoded[i].as_slice() {
+            [GVal::Val(Scalar::Str(s))] => strs.push((s.as_str(), i)),
+            [g] if g.is_null() => nulls.push(i),
+            _ => return false,
+        }
+    }
+    // (string, universe index) is unique: unstable sorting gives the
+    // stable order of equal strings.
+    strs.par_sort_unstable();
+    let null_last = GVal::Val(Scalar::Null).cmp(&GVal::Val(Scalar::Str(String::new()))).is_gt();
+    let s = strs.iter().map(|&(_, i)| i);
+    let all: Vec<usize> =
+        if null_last { s.chain(nulls).collect() } else { nulls.into_iter().chain(s).collect() };
+    order.copy_from_slice(&all);
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_order_equals_the_general_stable_sort() {
+        let vals = ["b", "a", "", "ab", "b", "\u{e9}", "B"];
+        let mut decoded: Vec<Vec<GVal>> =
+            vals.iter().map(|s| vec![GVal::Val(Scalar::Str((*s).into()))]).collect();
+        decoded.insert(2, vec![GVal::Val(Scalar::Null)]);
+        decoded.push(vec![GVal::Val(Scalar::Null)]);
+        let mut want: Vec<usize> = (0..decoded.len()).collect();
+        want.sort_by(|&a, &b| decoded[a][0].cmp(&decoded[b][0]));
+        let mut got: Vec<usize> = (0..decoded.len()).collect();
+        assert!(string_order(&decoded, &mut got));
+        assert_eq!(got, want);
+        assert_eq!(got.last(), Some(&(decoded.len() - 1)), "null last");
+        let mut mixed = decoded.clone();
+        mixed.push(vec![GVal::Val(Scalar::Bool(true))]);
+        let mut order: Vec<usize> = (0..mixed.len()).collect();
+        assert!(!string_order(&mixed, &mut order));
+        assert_eq!(order, (0..mixed.len()).collect::<Vec<_>>());
     }
 }

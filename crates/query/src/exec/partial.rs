@@ -18,7 +18,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
-use tally_ingest::Dictionary;
+use tally_ingest::{Dictionary, NumArray};
 
 use super::value::{decode_elem, NumKey, ValKey};
 use crate::model::{AnalysisKind, Number, Scalar};
@@ -163,14 +163,37 @@ impl Moments {
     }
 }
 
-/// Every numeric value, for exact median and percentile.
+/// Every numeric value, for exact median and percentile: values read
+/// (grouped folds), and whole selections of a segment's column not read
+/// yet ([`LazyRows`], ungrouped folds), which the percentile selects from
+/// in two passes without materialising them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Values {
     /// Integer values.
     pub ints: Vec<i64>,
     /// Non-integer values.
     pub floats: Vec<f64>,
+    /// Selections not read yet.
+    pub lazy: Vec<LazyRows>,
 }
+
+/// The values of a num column at some rows, not read yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LazyRows {
+    /// The column (integers when [`NumArray::Int`], else floats).
+    pub col: NumArray,
+    /// Rows, each holding a value in `col`.
+    pub rows: RoaringBitmap,
+    /// At most the smallest value (near bounds make the selection fast;
+    /// any bounds keep it exact).
+    pub lo: Number,
+    /// At least the largest value.
+    pub hi: Number,
+}
+
+/// From this many values on, a state with [`LazyRows`] selects by radix
+/// passes; fewer are read and selected in place.
+pub const RADIX_MIN_VALUES: usize = 1 << 16;
 
 impl Values {
     /// Adds one value.
@@ -184,12 +207,44 @@ impl Values {
 
     /// Number of values.
     pub fn len(&self) -> usize {
-        self.ints.len() + self.floats.len()
+        self.ints.len()
+            + self.floats.len()
+            + self.lazy.iter().map(|l| l.rows.len() as usize).sum::<usize>()
     }
 
     /// True without values.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Appends `other`'s values.
+    pub fn extend(&mut self, other: &Values) {
+        self.ints.extend_from_slice(&other.ints);
+        self.floats.extend_from_slice(&other.floats);
+        self.lazy.extend(other.lazy.iter().filter(|l| !l.rows.is_empty()).cloned());
+    }
+
+    /// Reads the [`LazyRows`] into the value vectors.
+    pub fn materialize(&mut self) {
+        for l in std::mem::take(&mut self.lazy) {
+            match &l.col {
+                NumArray::Int(_) => {
+                    super::numeric::for_each_i64(&l.col, &l.rows, |x| self.ints.push(x))
+                }
+                NumArray::Float(_) => {
+                    super::numeric::for_each_f64(&l.col, &l.rows, |x| self.floats.push(x))
+                }
+                NumArray::Mixed(_) => {
+                    let arr = l.col.as_array();
+                    for r in l.rows.iter().map(|r| r as usize).filter(|&r| arr.is_valid(r)) {
+                        match super::column::num_at(&l.col, r) {
+                            Number::Int(i) => self.ints.push(i),
+                            Number::Float(f) => self.floats.push(f),
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// The percentile `p` (0 < p ≤ 100) by linear interpolation at rank
@@ -202,6 +257,12 @@ impl Values {
     /// [`Values::percentile`] without a copy: reorders the values (the
     /// state stays the same multiset).
     pub fn percentile_in_place(&mut self, p: f64) -> Option<Number> {
+        self.percentile_with(p, RADIX_MIN_VALUES)
+    }
+
+    /// [`Values::percentile_in_place`], selecting by radix passes from
+    /// `radix_min` values on when some are not read yet.
+    pub fn percentile_with(&mut self, p: f64, radix_min: usize) -> Option<Number> {
         let n = self.len();
         if n == 0 {
             return None;
@@ -210,33 +271,72 @@ impl Values {
         let num = bp * (n as u128 - 1);
         let i = (num / 10_000) as usize;
         let frac = (num % 10_000) as i128;
-        if self.floats.is_empty() {
-            let (_, lo, rest) = self.ints.select_nth_unstable(i);
-            let lo = *lo;
-            if frac == 0 {
-                return Some(Number::Int(lo));
+        if self.lazy.iter().any(|l| matches!(l.col, NumArray::Mixed(_))) {
+            // Exact integers beside floats (rare): select in place.
+            self.materialize();
+        }
+        let lazy_floats = self.lazy.iter().any(|l| matches!(l.col, NumArray::Float(_)));
+        let (lo, hi) = if !self.lazy.is_empty() && n >= radix_min {
+            let float = !self.floats.is_empty() || lazy_floats;
+            let srcs = super::select::sources(&self.ints, &self.floats, &self.lazy);
+            let (lo, hi) = super::select::keys_at(&srcs, float, i, frac != 0)?;
+            let hi = hi.unwrap_or(lo);
+            if float {
+                use super::select::key_float;
+                (Number::Float(key_float(lo)), Number::Float(key_float(hi)))
+            } else {
+                use super::select::key_int;
+                (Number::Int(key_int(lo)), Number::Int(key_int(hi)))
             }
-            let hi = rest.iter().copied().min().unwrap_or(lo);
+        } else {
+            self.materialize();
+            if self.floats.is_empty() {
+                let (_, lo, rest) = self.ints.select_nth_unstable(i);
+                let lo = *lo;
+                let hi = if frac == 0 { lo } else { rest.iter().copied().min().unwrap_or(lo) };
+                (Number::Int(lo), Number::Int(hi))
+            } else {
+                if !self.ints.is_empty() {
+                    let ints = std::mem::take(&mut self.ints);
+                    self.floats.extend(ints.iter().map(|&i| i as f64));
+                }
+                let v = &mut self.floats;
+                let (_, lo, rest) = v.select_nth_unstable_by(i, f64::total_cmp);
+                let lo = *lo;
+                let hi = if frac == 0 {
+                    lo
+                } else {
+                    rest.iter().copied().reduce(f64::min).unwrap_or(lo)
+                };
+                (Number::Float(lo), Number::Float(hi))
+            }
+        };
+        Some(interpolate(lo, hi, frac))
+    }
+}
+
+/// `lo + (hi − lo)·frac/10000`: exact for integers when it is one.
+fn interpolate(lo: Number, hi: Number, frac: i128) -> Number {
+    match (lo, hi) {
+        (Number::Int(lo), Number::Int(hi)) => {
+            if frac == 0 {
+                return Number::Int(lo);
+            }
             let total = i128::from(lo) * 10_000 + (i128::from(hi) - i128::from(lo)) * frac;
             if total % 10_000 == 0 {
                 if let Ok(x) = i64::try_from(total / 10_000) {
-                    return Some(Number::Int(x));
+                    return Number::Int(x);
                 }
             }
-            return Some(Number::from_f64(total as f64 / 10_000.0));
+            Number::from_f64(total as f64 / 10_000.0)
         }
-        if !self.ints.is_empty() {
-            let ints = std::mem::take(&mut self.ints);
-            self.floats.extend(ints.iter().map(|&i| i as f64));
+        (lo, hi) => {
+            let (lo, hi) = (lo.as_f64(), hi.as_f64());
+            if frac == 0 {
+                return Number::from_f64(lo);
+            }
+            Number::from_f64(lo + (hi - lo) * frac as f64 / 10_000.0)
         }
-        let v = &mut self.floats;
-        let (_, lo, rest) = v.select_nth_unstable_by(i, f64::total_cmp);
-        let lo = *lo;
-        if frac == 0 {
-            return Some(Number::from_f64(lo));
-        }
-        let hi = rest.iter().copied().reduce(f64::min).unwrap_or(lo);
-        Some(Number::from_f64(lo + (hi - lo) * frac as f64 / 10_000.0))
     }
 }
 
@@ -424,10 +524,7 @@ impl Partial {
                 *a = Some(*b)
             }
             (Partial::StdDev(a), Partial::StdDev(b)) => a.merge(b),
-            (Partial::Values(a), Partial::Values(b)) => {
-                a.ints.extend_from_slice(&b.ints);
-                a.floats.extend_from_slice(&b.floats);
-            }
+            (Partial::Values(a), Partial::Values(b)) => a.extend(b),
             (Partial::Distinct(a), Partial::Distinct(b)) => a.merge(b),
             _ => {}
         }

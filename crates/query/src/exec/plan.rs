@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use roaring::RoaringBitmap;
-use tally_ingest::{NumArray, Segment, Snapshot, ValueType};
+use tally_ingest::{NumArray, Segment, Snapshot, StatValue, ValueType};
 
 use super::column::{list_elems, num_at, PropCols, View};
 use super::group::{Comp, Decoder, Groups};
@@ -13,7 +13,7 @@ use super::partial::{self, DistinctDicts, Partial};
 use super::value::NumKey;
 use super::{filter, numeric};
 use crate::error::Result;
-use crate::model::{Analysis, AnalysisKind, Common, GroupBy};
+use crate::model::{Analysis, AnalysisKind, Common, GroupBy, Number};
 use crate::time::TimeRange;
 
 /// One group_by element, resolved.
@@ -312,7 +312,20 @@ impl<'a> Plan<'a> {
         }
         let mut out: Vec<Groups> = ranges.iter().map(|_| Groups::default()).collect();
         let mut counted = vec![0u64; ranges.len()];
+        // String counts go to a dense table by id (no hashing per value)
+        // unless the ids are too spread for the buckets.
+        let max_id = indexes
+            .iter()
+            .filter(|(b, _)| !b)
+            .filter_map(|(_, i)| i.values().last().copied())
+            .max()
+            .unwrap_or(0);
+        let dense = u64::from(max_id) * ranges.len() as u64 <= 1 << 21;
         let add = |g: &mut Groups, c: Comp, n: u64| -> Result<()> {
+            if let (true, Comp::Str(id)) = (dense, &c) {
+                g.add_dense(*id, n);
+                return Ok(());
+            }
             let id = g.id(&[c], &self.empty)? as usize;
             for p in &mut g.states[id] {
                 if let Partial::Count(x) = p {
@@ -510,6 +523,15 @@ pub(super) fn num_col<'s>(t: &TargetPlan, seg: &'s Segment) -> Option<&'s NumArr
     }
 }
 
+/// The num segment column of a target in `seg`.
+fn num_segment_col<'s>(
+    t: &TargetPlan,
+    seg: &'s Segment,
+) -> Option<&'s tally_ingest::SegmentColumn> {
+    let c = seg.column(t.prop.as_ref()?.col_id(ValueType::Num)?)?;
+    matches!(c.data, tally_ingest::ColumnData::Num(_)).then_some(c)
+}
+
 pub(super) fn is_numeric(kind: AnalysisKind) -> bool {
     !matches!(kind, AnalysisKind::Count | AnalysisKind::CountUnique | AnalysisKind::SelectUnique)
 }
@@ -520,9 +542,35 @@ pub(super) fn fold_all(t: &TargetPlan, seg: &Segment, sub: &RoaringBitmap) -> Pa
     match t.kind {
         AnalysisKind::Count => p = Partial::Count(sub.len()),
         k if is_numeric(k) => {
-            if let Some(a) = num_col(t, seg) {
-                numeric::fold_rows(&mut p, a, sub);
+            let Some(a) = num_col(t, seg) else { return p };
+            if let (Partial::Values(vs), Some(c)) = (&mut p, num_segment_col(t, seg)) {
+                // Median/percentile: keep the selection, read it when
+                // selecting (two radix passes, no value materialised).
+                let rows = sub & &c.presence;
+                if !rows.is_empty() {
+                    let bound = |s: Option<&StatValue>| match s {
+                        Some(StatValue::Num { exact: Some(i), .. }) => Some(Number::Int(*i)),
+                        Some(StatValue::Num { value, .. }) => Some(Number::Float(*value)),
+                        _ => None,
+                    };
+                    let (lo, hi) = match (bound(c.stats.min.as_ref()), bound(c.stats.max.as_ref()))
+                    {
+                        (Some(lo), Some(hi)) => (lo, hi),
+                        _ => {
+                            let (mut lo, mut hi) = (Partial::Min(None), Partial::Max(None));
+                            numeric::fold_rows(&mut lo, a, &rows);
+                            numeric::fold_rows(&mut hi, a, &rows);
+                            match (lo, hi) {
+                                (Partial::Min(Some(lo)), Partial::Max(Some(hi))) => (lo, hi),
+                                _ => return p,
+                            }
+                        }
+                    };
+                    vs.lazy.push(partial::LazyRows { col: a.clone(), rows, lo, hi });
+                }
+                return p;
             }
+            numeric::fold_rows(&mut p, a, sub);
         }
         _ => {
             let Some(prop) = &t.prop else { return p };
