@@ -570,6 +570,15 @@ pub(super) fn fold_all(t: &TargetPlan, seg: &Segment, sub: &RoaringBitmap) -> Pa
                 }
                 return p;
             }
+            // A sparse column (say `price`, in 15% of the events): fold only
+            // the selected rows that hold a value, not every selected row.
+            if let Some(c) = num_segment_col(t, seg) {
+                if c.presence.len() * 4 < seg.len() as u64 {
+                    let present = sub & &c.presence;
+                    numeric::fold_rows(&mut p, a, &present);
+                    return p;
+                }
+            }
             numeric::fold_rows(&mut p, a, sub);
         }
         _ => {
