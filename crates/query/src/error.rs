@@ -94,3 +94,37 @@ impl QueryError {
 
 /// Result alias of the query crate.
 pub type Result<T, E = QueryError> = std::result::Result<T, E>;
+
+/// When a query must stop: checked before each segment's work, so a query
+/// overruns its limit by at most one segment (≤ 1,048,576 rows) per
+/// thread; past it the query fails with `QueryTimeoutError`
+/// (keen-semantics §7.2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Deadline(Option<(std::time::Instant, std::time::Duration)>);
+
+impl Deadline {
+    /// No limit.
+    pub fn none() -> Deadline {
+        Deadline(None)
+    }
+
+    /// `limit` from now.
+    pub fn after(limit: std::time::Duration) -> Deadline {
+        let now = std::time::Instant::now();
+        Deadline(Some((
+            now.checked_add(limit).unwrap_or(now + std::time::Duration::from_secs(86_400 * 365)),
+            limit,
+        )))
+    }
+
+    /// `Err(QueryTimeoutError)` once the deadline has passed.
+    pub fn check(&self) -> Result<()> {
+        match self.0 {
+            Some((at, limit)) if std::time::Instant::now() >= at => Err(QueryError::new(
+                QueryErrorCode::QueryTimeoutError,
+                format!("query ran past the time limit of {} s", limit.as_secs_f64()),
+            )),
+            _ => Ok(()),
+        }
+    }
+}

@@ -55,8 +55,10 @@ pub mod render;
 pub mod run;
 pub mod time;
 
-pub use error::{QueryError, QueryErrorCode, Result};
+pub use error::{Deadline, QueryError, QueryErrorCode, Result};
 pub use model::*;
 pub use parse::{parse_analysis, parse_query, parse_query_str};
-pub use run::{execute, extract_events, Response, SnapshotSource};
+pub use run::{
+    execute, execute_until, extract_events, extract_events_until, Response, SnapshotSource,
+};
 pub use time::{TimeRange, TimeUnit, TimeZone, Timeframe};

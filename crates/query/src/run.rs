@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 use tally_ingest::Snapshot;
 
-use crate::error::Result;
+use crate::error::{Deadline, Result};
 use crate::extract::{self, MAX_SYNC_EXTRACTION};
 use crate::model::{Common, Query};
 use crate::time::TimeRange;
@@ -52,16 +52,28 @@ impl Response {
 /// An extraction with `email` is answered like a synchronous one here; the
 /// facade hands such extractions to its sink instead.
 pub fn execute(query: &Query, now_ms: i64, source: &dyn SnapshotSource) -> Result<Response> {
+    execute_until(query, now_ms, source, Deadline::none())
+}
+
+/// [`execute`] that fails with `QueryTimeoutError` once `deadline` passes.
+pub fn execute_until(
+    query: &Query,
+    now_ms: i64,
+    source: &dyn SnapshotSource,
+    deadline: Deadline,
+) -> Result<Response> {
+    deadline.check()?;
     let started = Instant::now();
     let (body, meta) = match query {
         Query::Analysis { analysis, common } => {
             let (range, buckets, snap) = prepare(common, now_ms, source)?;
-            let body = crate::exec::run_analysis(
+            let body = crate::exec::run_analysis_until(
                 snap.as_deref(),
                 &[(None, analysis)],
                 common,
                 range,
                 buckets.as_deref(),
+                deadline,
             )?;
             (body, None)
         }
@@ -84,7 +96,7 @@ pub fn execute(query: &Query, now_ms: i64, source: &dyn SnapshotSource) -> Resul
                 .map(|s| Ok((s, s.timeframe.resolve(now_ms, &s.timezone)?)))
                 .collect::<Result<Vec<_>>>()?;
             let lookup = |c: &str| source.snapshot(c);
-            let body = crate::exec::run_funnel(&steps, &lookup)?;
+            let body = crate::exec::run_funnel_until(&steps, &lookup, deadline)?;
             let meta = f.include_metadata.then(|| {
                 let mut total = (0u64, 0u64);
                 for (s, r) in &steps {
@@ -98,7 +110,7 @@ pub fn execute(query: &Query, now_ms: i64, source: &dyn SnapshotSource) -> Resul
         Query::Extraction(x) => {
             let range = x.timeframe.resolve(now_ms, &x.timezone)?;
             let snap = source.snapshot(&x.event_collection);
-            let events = extract_events(x, now_ms, source, MAX_SYNC_EXTRACTION)?;
+            let events = extract_events_until(x, now_ms, source, MAX_SYNC_EXTRACTION, deadline)?;
             if x.csv {
                 return Ok(Response::Csv(extract::render_csv(&events)?));
             }
@@ -120,6 +132,18 @@ pub fn extract_events(
     source: &dyn SnapshotSource,
     max_events: u64,
 ) -> Result<Vec<Value>> {
+    extract_events_until(x, now_ms, source, max_events, Deadline::none())
+}
+
+/// [`extract_events`] that fails with `QueryTimeoutError` once `deadline`
+/// passes (checked before each segment).
+pub fn extract_events_until(
+    x: &crate::model::Extraction,
+    now_ms: i64,
+    source: &dyn SnapshotSource,
+    max_events: u64,
+    deadline: Deadline,
+) -> Result<Vec<Value>> {
     let range = x.timeframe.resolve(now_ms, &x.timezone)?;
     let snap = source.snapshot(&x.event_collection);
     let prepared = match &snap {
@@ -127,6 +151,7 @@ pub fn extract_events(
         None => None,
     };
     let select = |_: &Snapshot, seg: &tally_ingest::Segment, rows: std::ops::Range<u32>| {
+        deadline.check()?;
         Ok(prepared.as_ref().map(|p| p.select(seg, rows)).unwrap_or_default())
     };
     extract::extract(snap.as_deref(), x, range, &select, max_events)

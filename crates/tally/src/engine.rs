@@ -20,7 +20,11 @@ pub struct EngineBuilder {
     storage: Option<Arc<dyn Storage>>,
     options: CollectionOptions,
     extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
+    query_timeout: std::time::Duration,
 }
+
+/// Default query time limit (Keen's: 300 s).
+pub const DEFAULT_QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 impl std::fmt::Debug for EngineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -39,6 +43,7 @@ impl Default for EngineBuilder {
             storage: None,
             options: CollectionOptions::default(),
             extraction_sink: None,
+            query_timeout: DEFAULT_QUERY_TIMEOUT,
         }
     }
 }
@@ -89,6 +94,14 @@ impl EngineBuilder {
         self
     }
 
+    /// How long one query may run before it fails with `QueryTimeoutError`
+    /// (default [`DEFAULT_QUERY_TIMEOUT`], 300 s; checked before each
+    /// segment's work).
+    pub fn with_query_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.query_timeout = limit;
+        self
+    }
+
     /// Opens (creating if needed) the data directory and every project in it.
     pub fn open(self) -> Result<Engine> {
         // On the real file system, one engine per data directory: a second
@@ -106,6 +119,7 @@ impl EngineBuilder {
             clock: self.clock,
             options: self.options,
             extraction_sink: self.extraction_sink,
+            query_timeout: self.query_timeout,
             projects: RwLock::new(BTreeMap::new()),
             _lock: lock,
         });
@@ -127,6 +141,7 @@ pub(crate) struct EngineInner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) options: CollectionOptions,
     pub(crate) extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
+    pub(crate) query_timeout: std::time::Duration,
     projects: RwLock<BTreeMap<String, Project>>,
     /// The exclusive lock on `<data dir>/LOCK`, held while the engine lives.
     _lock: Option<std::fs::File>,

@@ -54,7 +54,9 @@ mod project;
 mod query;
 mod schema;
 
-pub use engine::{validate_project_id, Engine, EngineBuilder, DEFAULT_DATA_DIR, LOCK_FILE};
+pub use engine::{
+    validate_project_id, Engine, EngineBuilder, DEFAULT_DATA_DIR, DEFAULT_QUERY_TIMEOUT, LOCK_FILE,
+};
 pub use error::{Error, Result};
 pub use ingest::{
     BatchResponse, EventResult, IngestSummary, LineError, NdjsonOptions, MAX_BATCH_BYTES,

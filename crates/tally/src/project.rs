@@ -19,6 +19,7 @@ pub(crate) struct Env {
     pub(crate) clock: Arc<dyn tally_ingest::Clock>,
     pub(crate) options: tally_ingest::CollectionOptions,
     pub(crate) extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
+    pub(crate) query_timeout: std::time::Duration,
 }
 
 impl Env {
@@ -28,6 +29,7 @@ impl Env {
             clock: engine.clock.clone(),
             options: engine.options.clone(),
             extraction_sink: engine.extraction_sink.clone(),
+            query_timeout: engine.query_timeout,
         }
     }
 }
@@ -171,6 +173,11 @@ impl Project {
             &self.inner.dir,
             self.inner.engine.storage.clone(),
         )
+    }
+
+    /// The deadline of a query starting now.
+    pub(crate) fn query_deadline(&self) -> tally_query::Deadline {
+        tally_query::Deadline::after(self.inner.engine.query_timeout)
     }
 
     /// "Now" from the engine's clock (Unix ms).

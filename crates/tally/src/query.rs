@@ -88,9 +88,11 @@ impl Project {
         q: &tally_query::Extraction,
         email: &str,
         now_ms: i64,
+        deadline: tally_query::Deadline,
     ) -> Result<Response> {
         let source = |c: &str| self.snapshot(c);
-        let events = tally_query::extract_events(q, now_ms, &source, MAX_ASYNC_EXTRACTION)?;
+        let events =
+            tally_query::extract_events_until(q, now_ms, &source, MAX_ASYNC_EXTRACTION, deadline)?;
         let csv = render_csv(&events)?;
         let delivery = ExtractionDelivery {
             project: self.id(),
@@ -122,13 +124,14 @@ impl Project {
     /// An extraction with `email` goes to the engine's [`ExtractionSink`]
     /// and answers `{"result": EXTRACTION_ACK}`.
     pub fn query_at(&self, query: &Query, now_ms: i64) -> Result<Response> {
+        let deadline = self.query_deadline();
         if let Query::Extraction(x) = query {
             if let Some(email) = &x.email {
-                return self.deliver_extraction(x, email, now_ms);
+                return self.deliver_extraction(x, email, now_ms, deadline);
             }
         }
         let source = |c: &str| self.snapshot(c);
-        Ok(tally_query::execute(query, now_ms, &source)?)
+        Ok(tally_query::execute_until(query, now_ms, &source, deadline)?)
     }
 
     /// Parses and runs a Keen query body: the POST body of keen-semantics

@@ -12,7 +12,7 @@ use super::filter;
 use super::partial::{Distinct, DistinctDicts, Partial};
 use super::plan::{distinct_dicts, fold_all, TargetPlan};
 use super::value::ValKey;
-use crate::error::{QueryError, Result};
+use crate::error::{Deadline, QueryError, Result};
 use crate::model::{AnalysisKind, FunnelStep};
 use crate::render::scalar_json;
 use crate::time::TimeRange;
@@ -28,6 +28,16 @@ pub fn run_funnel(
     steps: &[(&FunnelStep, TimeRange)],
     snapshot_of: &dyn Fn(&str) -> Option<Arc<Snapshot>>,
 ) -> Result<Value> {
+    run_funnel_until(steps, snapshot_of, Deadline::none())
+}
+
+/// [`run_funnel`] that fails with `QueryTimeoutError` once `deadline`
+/// passes (checked before each step).
+pub fn run_funnel_until(
+    steps: &[(&FunnelStep, TimeRange)],
+    snapshot_of: &dyn Fn(&str) -> Option<Arc<Snapshot>>,
+    deadline: Deadline,
+) -> Result<Value> {
     let Some((first, _)) = steps.first() else {
         return Err(QueryError::invalid("steps", "a funnel needs at least one step"));
     };
@@ -41,8 +51,14 @@ pub fn run_funnel(
     // collection; only the running set R is materialised (step 0's actors,
     // in canonical order), and each later step tests R's members by
     // dictionary lookup: O(|R|), not O(|A_k|) decoded strings.
-    let sets: Vec<Option<(Distinct, DistinctDicts)>> =
-        steps.iter().map(|(s, r)| step_actors(s, *r, snapshot_of)).collect::<Result<_>>()?;
+    let sets: Vec<Option<(Distinct, DistinctDicts)>> = steps
+        .iter()
+        .map(|(s, r)| {
+            deadline.check()?;
+            step_actors(s, *r, snapshot_of)
+        })
+        .collect::<Result<_>>()?;
+    deadline.check()?;
     let mut result = Vec::with_capacity(steps.len());
     let mut actors = Vec::with_capacity(steps.len());
     let mut running: Vec<ValKey> = Vec::new();

@@ -27,7 +27,7 @@ mod plan;
 mod rows;
 mod select;
 
-pub use funnel::run_funnel;
+pub use funnel::{run_funnel, run_funnel_until};
 pub use group::MAX_GROUPS;
 
 use std::time::Instant;
@@ -41,7 +41,7 @@ use output::{check_names, metadata, wrap_buckets, Render};
 use partial::{DistinctDicts, Partial};
 use plan::Plan;
 
-use crate::error::Result;
+use crate::error::{Deadline, Result};
 use crate::model::{Analysis, AnalysisKind, Common};
 use crate::time::TimeRange;
 
@@ -66,6 +66,20 @@ pub fn run_analysis(
     range: TimeRange,
     buckets: Option<&[TimeRange]>,
 ) -> Result<Value> {
+    run_analysis_until(snapshot, analyses, common, range, buckets, Deadline::none())
+}
+
+/// [`run_analysis`] that fails with `QueryTimeoutError` once `deadline`
+/// passes (checked before each segment).
+pub fn run_analysis_until(
+    snapshot: Option<&Snapshot>,
+    analyses: &[(Option<&str>, &Analysis)],
+    common: &Common,
+    range: TimeRange,
+    buckets: Option<&[TimeRange]>,
+    deadline: Deadline,
+) -> Result<Value> {
+    deadline.check()?;
     let started = Instant::now();
     let multi = !(analyses.len() == 1 && analyses[0].0.is_none());
     check_names(analyses, common, multi)?;
@@ -93,9 +107,14 @@ pub fn run_analysis(
                     u64::from(r.end - r.start)
                 })
                 .sum();
-            let merged = snap.segments().par_iter().map(|seg| plan.segment(seg)).try_reduce(
-                Vec::new,
-                |a, b| {
+            let merged = snap
+                .segments()
+                .par_iter()
+                .map(|seg| {
+                    deadline.check()?;
+                    plan.segment(seg)
+                })
+                .try_reduce(Vec::new, |a, b| {
                     if a.is_empty() {
                         return Ok(b);
                     }
@@ -107,8 +126,7 @@ pub fn run_analysis(
                         x.merge(y, &plan.empty)?;
                     }
                     Ok(a)
-                },
-            )?;
+                })?;
             let mut merged = if merged.is_empty() {
                 bucket_list.iter().map(|_| Groups::default()).collect()
             } else {
