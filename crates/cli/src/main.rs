@@ -8,6 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+/// jemalloc: queries that build large results (50k groups) and ingest
+/// allocate and free many small objects; glibc's malloc spent a fifth of
+/// such a query consolidating and unlinking chunks.
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use serde_json::json;
 use tally::{ApiKey, Clock as _, Engine, Error, KeyKind, NdjsonOptions, Project, Response};
 
