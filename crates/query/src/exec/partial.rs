@@ -79,7 +79,16 @@ impl SumState {
                 return Number::Int(i);
             }
         }
-        Number::Float(self.int as f64 + (self.float + self.comp))
+        // One rounding: fold the float sum's integral part into the exact
+        // integer sum, then add the fraction (the integer converts exactly
+        // below 2^53).
+        let f = self.float + self.comp;
+        if f.is_finite() && f.abs() < 9.0e18 {
+            let whole = f.trunc();
+            let total = self.int + whole as i128;
+            return Number::Float(total as f64 + (f - whole));
+        }
+        Number::Float(self.int as f64 + f)
     }
 }
 
@@ -323,12 +332,15 @@ fn interpolate(lo: Number, hi: Number, frac: i128) -> Number {
                 return Number::Int(lo);
             }
             let total = i128::from(lo) * 10_000 + (i128::from(hi) - i128::from(lo)) * frac;
-            if total % 10_000 == 0 {
-                if let Ok(x) = i64::try_from(total / 10_000) {
+            let (q, rem) = (total.div_euclid(10_000), total.rem_euclid(10_000));
+            if rem == 0 {
+                if let Ok(x) = i64::try_from(q) {
                     return Number::Int(x);
                 }
             }
-            Number::from_f64(total as f64 / 10_000.0)
+            // q + rem/10000 with one rounding (q is exact below 2^53), so
+            // 2^52 + 0.5 rounds to even like the f64 formula, not up.
+            Number::from_f64(q as f64 + rem as f64 / 10_000.0)
         }
         (lo, hi) => {
             let (lo, hi) = (lo.as_f64(), hi.as_f64());
