@@ -24,8 +24,8 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use serde_json::{Map, Value};
 use tally_ingest::{
-    format_datetime, ColumnData, DictReader, NumArray, Segment, SegmentColumn, Snapshot,
-    CREATED_AT_COLUMN, ID_COLUMN, TIMESTAMP_COLUMN,
+    format_datetime, ColumnData, DictReader, Segment, SegmentColumn, Snapshot, CREATED_AT_COLUMN,
+    ID_COLUMN, TIMESTAMP_COLUMN,
 };
 
 use crate::error::{QueryError, Result};
@@ -147,19 +147,7 @@ pub fn column_value(col: &SegmentColumn, r: usize, dict: Option<&DictReader<'_>>
             }
             Value::String(dict?.value(ids.value(r))?.to_owned())
         }
-        ColumnData::Num(NumArray::Int(a)) => {
-            if !a.is_valid(r) {
-                return None;
-            }
-            Value::from(a.value(r))
-        }
-        ColumnData::Num(NumArray::Float(a)) => {
-            if !a.is_valid(r) {
-                return None;
-            }
-            crate::render::f64_json(a.value(r))
-        }
-        ColumnData::Num(NumArray::Mixed(m)) => match m.values().is_valid(r).then(|| m.value(r))? {
+        ColumnData::Num(a) => match a.num(r)? {
             tally_ingest::Num::Int(i) => Value::from(i),
             tally_ingest::Num::Float(f) => crate::render::f64_json(f),
         },

@@ -324,15 +324,19 @@ fn ints_piece<T: Off>(
     }
 }
 
+/// The 64 values from row `r0` and the bits of `m` that name rows of the
+/// column (bits past its end name none); `None` when no bit is left.
+#[inline]
+fn word_chunk<T>(v: &[T], r0: usize, m: u64) -> Option<(&[T], u64)> {
+    let chunk = v.get(r0..(r0 + 64).min(v.len()))?;
+    let m = if chunk.len() < 64 { m & ((1u64 << chunk.len()) - 1) } else { m };
+    (m != 0).then_some((chunk, m))
+}
+
 /// Folds the rows `r0 + i` for the set bits `i` of `m`.
 #[inline]
 fn ints_word<T: Off>(p: &mut Partial, base: i64, v: &[T], r0: usize, m: u64) {
-    let Some(chunk) = v.get(r0..(r0 + 64).min(v.len())) else { return };
-    // Bits past the column's end name no row.
-    let m = if chunk.len() < 64 { m & ((1u64 << chunk.len()) - 1) } else { m };
-    if m == 0 {
-        return;
-    }
+    let Some((chunk, m)) = word_chunk(v, r0, m) else { return };
     match p {
         Partial::Sum(s) | Partial::Average(s) => {
             let n = u64::from(m.count_ones());
@@ -364,11 +368,7 @@ pub(crate) fn total_key(x: f64) -> i64 {
 
 fn floats_piece(p: &mut Partial, v: &[f64], valid: Option<&[u64]>, piece: rows::Piece<'_>) {
     let word = |p: &mut Partial, r0: usize, m: u64| {
-        let Some(chunk) = v.get(r0..(r0 + 64).min(v.len())) else { return };
-        let m = if chunk.len() < 64 { m & ((1u64 << chunk.len()) - 1) } else { m };
-        if m == 0 {
-            return;
-        }
+        let Some((chunk, m)) = word_chunk(v, r0, m) else { return };
         match p {
             Partial::Min(_) | Partial::Max(_) => {
                 // Extremes by total order (what `cmp_num` uses), so the
