@@ -213,6 +213,11 @@ fn run(cli: Cli) -> Result<u8, Fail> {
 fn print_response(r: &Response) {
     match r {
         Response::Json(v) => print_json(v),
+        Response::JsonText(text) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            let _ = writeln!(out);
+        }
         Response::Csv(text) => {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(text.as_bytes());

@@ -51,6 +51,39 @@ pub fn scalar_json(s: &Scalar) -> Value {
     }
 }
 
+/// Appends the JSON text of `s` to `out`: the bytes `serde_json` writes
+/// for [`scalar_json`]`(s)`, without building the tree.
+pub fn write_scalar(out: &mut Vec<u8>, s: &Scalar) {
+    match s {
+        Scalar::Str(s) => write_str(out, s),
+        Scalar::Num(Number::Int(i)) => {
+            let _ = serde_json::to_writer(&mut *out, i);
+        }
+        Scalar::List(v) => {
+            out.push(b'[');
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_scalar(out, x);
+            }
+            out.push(b']');
+        }
+        other => write_value(out, &scalar_json(other)),
+    }
+}
+
+/// Appends `s` as a JSON string (serde_json's escaping).
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// Appends the JSON text of `v`.
+pub fn write_value(out: &mut Vec<u8>, v: &Value) {
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +99,29 @@ mod tests {
         assert_eq!(f64_json(1e19).to_string(), "10000000000000000000");
         assert_eq!(number_json(Number::Int(i64::MIN)).to_string(), "-9223372036854775808");
         assert_eq!(datetime_json(0).to_string(), "\"1970-01-01T00:00:00.000Z\"");
+    }
+
+    #[test]
+    fn written_scalars_equal_the_serialized_tree() {
+        let all = [
+            Scalar::Str("a \"quoted\" \\ line\n\u{1}\u{e9}".into()),
+            Scalar::Num(Number::Int(-3)),
+            Scalar::Num(Number::Float(2.5)),
+            Scalar::Num(Number::Float(1e300)),
+            Scalar::Num(Number::Float(f64::NAN)),
+            Scalar::Bool(false),
+            Scalar::Null,
+            Scalar::Datetime(1_700_000_000_123),
+            Scalar::List(vec![
+                Scalar::Str("x".into()),
+                Scalar::List(vec![]),
+                Scalar::Num(Number::Int(i64::MAX)),
+            ]),
+        ];
+        for s in &all {
+            let mut out = Vec::new();
+            write_scalar(&mut out, s);
+            assert_eq!(String::from_utf8(out).unwrap(), scalar_json(s).to_string(), "{s:?}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! hand it to the executor (which adds `execution_metadata` to analyses
 //! when asked; funnels and extractions get it here).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -27,21 +28,71 @@ impl<F: Fn(&str) -> Option<Arc<Snapshot>> + Sync> SnapshotSource for F {
 }
 
 /// What a query answers.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Equality compares JSON bodies as JSON, whichever of `Json` and
+/// `JsonText` holds them.
+#[derive(Debug, Clone)]
 pub enum Response {
     /// A Keen JSON response body (`{"result": ...}` plus the members funnels
     /// and metadata add).
     Json(Value),
+    /// A Keen JSON response body already serialized: answers with
+    /// `group_by` are written straight to text (see [`crate::exec::Body`]).
+    JsonText(String),
     /// A CSV extraction (`content_type: "text/csv"`).
     Csv(String),
 }
 
 impl Response {
-    /// The JSON body, if this is one.
-    pub fn json(&self) -> Option<&Value> {
+    /// The JSON body, if this is one (parsed from text for `JsonText`).
+    pub fn json(&self) -> Option<Cow<'_, Value>> {
+        match self {
+            Response::Json(v) => Some(Cow::Borrowed(v)),
+            Response::JsonText(t) => Some(Cow::Owned(parse_text(t))),
+            Response::Csv(_) => None,
+        }
+    }
+
+    /// The JSON body, if this is one, by value.
+    pub fn into_json(self) -> Option<Value> {
         match self {
             Response::Json(v) => Some(v),
+            Response::JsonText(t) => Some(parse_text(&t)),
             Response::Csv(_) => None,
+        }
+    }
+
+    /// The body as text: serialized JSON (compact, members in order), or
+    /// the CSV.
+    pub fn text(&self) -> Cow<'_, str> {
+        match self {
+            Response::Json(v) => Cow::Owned(v.to_string()),
+            Response::JsonText(t) | Response::Csv(t) => Cow::Borrowed(t),
+        }
+    }
+}
+
+fn parse_text(t: &str) -> Value {
+    // The engine wrote the text with serde_json: it parses.
+    serde_json::from_str(t).unwrap_or(Value::Null)
+}
+
+impl PartialEq for Response {
+    fn eq(&self, other: &Response) -> bool {
+        match (self, other) {
+            (Response::Csv(a), Response::Csv(b)) => a == b,
+            (Response::Csv(_), _) | (_, Response::Csv(_)) => false,
+            (Response::JsonText(a), Response::JsonText(b)) => a == b || self.json() == other.json(),
+            _ => self.json() == other.json(),
+        }
+    }
+}
+
+impl From<crate::exec::Body> for Response {
+    fn from(b: crate::exec::Body) -> Response {
+        match b {
+            crate::exec::Body::Tree(v) => Response::Json(v),
+            crate::exec::Body::Text(t) => Response::JsonText(t),
         }
     }
 }
@@ -75,19 +126,20 @@ pub fn execute_until(
                 buckets.as_deref(),
                 deadline,
             )?;
-            (body, None)
+            return Ok(body.into());
         }
         Query::Multi { analyses, common } => {
             let (range, buckets, snap) = prepare(common, now_ms, source)?;
             let labelled: Vec<_> = analyses.iter().map(|(l, a)| (Some(l.as_str()), a)).collect();
-            let body = crate::exec::run_analysis(
+            let body = crate::exec::run_analysis_until(
                 snap.as_deref(),
                 &labelled,
                 common,
                 range,
                 buckets.as_deref(),
+                deadline,
             )?;
-            (body, None)
+            return Ok(body.into());
         }
         Query::Funnel(f) => {
             let steps = f

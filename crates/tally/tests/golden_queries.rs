@@ -55,8 +55,8 @@ fn run_suite(path: &Path) -> (Vec<Value>, Vec<String>) {
     let mut mismatches = Vec::new();
     for (i, case) in suite["cases"].as_array().unwrap().iter().enumerate() {
         let mut got = match p.query_json_at(&case["query"], now) {
-            Ok(Response::Json(v)) => v,
             Ok(Response::Csv(text)) => json!({"csv": text}),
+            Ok(r) => r.into_json().unwrap(),
             Err(e) => json!({"error_code": e.error_code()}),
         };
         scrub_ids(&mut got);

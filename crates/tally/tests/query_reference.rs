@@ -110,11 +110,12 @@ fn engine_answer(events: &[(String, Value)], query: &Value, split: usize) -> Res
         }
     }
     match p.query_json_at(query, gen::NOW_MS) {
-        Ok(Response::Json(mut v)) => {
+        Ok(Response::Csv(t)) => Ok(Value::String(t)),
+        Ok(r) => {
+            let mut v = r.into_json().unwrap();
             strip_engine_ids(&mut v);
             Ok(v)
         }
-        Ok(Response::Csv(t)) => Ok(Value::String(t)),
         Err(e) => Err(e.error_code().to_string()),
     }
 }

@@ -185,6 +185,24 @@ impl ValueIndex {
         self.bitmaps.binary_search_by_key(&value, |b| b.0).ok().map(|i| &self.bitmaps[i])
     }
 
+    /// Every value with its number of rows, ascending by value: one walk
+    /// over the postings' ends and the big bitmaps, no search per value.
+    pub fn counts(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        let mut big = self.bitmaps.iter();
+        let mut start = 0u32;
+        self.values.iter().zip(&self.ends).map(move |(&v, &end)| {
+            let n = if end == start {
+                // An empty posting slice: the value has one of the big
+                // bitmaps, in value order (checked by `from_parts`).
+                big.next().map_or(0, |b| b.1)
+            } else {
+                u64::from(end - start)
+            };
+            start = end;
+            (v, n)
+        })
+    }
+
     /// Number of rows holding `value` (0 if absent); no row scan.
     pub fn cardinality(&self, value: u32) -> u64 {
         match self.values.binary_search(&value) {
@@ -266,6 +284,11 @@ mod tests {
         assert_eq!(idx.bitmap(7).len(), 100);
         assert_eq!(idx.bitmap(105).iter().collect::<Vec<_>>(), vec![5]);
         assert_eq!(idx.values().len(), 901);
+        let counts: Vec<(u32, u64)> = idx.counts().collect();
+        let by_search: Vec<(u32, u64)> =
+            idx.values().iter().map(|&v| (v, idx.cardinality(v))).collect();
+        assert_eq!(counts, by_search);
+        assert_eq!(counts[0], (7, 100));
         let (v, e, p, b) = idx.parts();
         let back = ValueIndex::from_parts(
             v.to_vec(),

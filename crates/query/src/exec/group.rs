@@ -87,9 +87,13 @@ type KeyMap = HashMap<Box<[Comp]>, u32, std::hash::BuildHasherDefault<KeyHasher>
 /// Counts of single-string keys (`[Comp::Str(id)]`) may also sit in a dense
 /// table by dictionary id ([`Groups::add_dense`]) while segments fold and
 /// merge; [`Groups::flush_dense`] turns them into groups before rendering.
+/// The key → group map is kept up to date lazily: keys appended without it
+/// (by `flush_dense`) are indexed on the next lookup.
 #[derive(Debug, Default)]
 pub(crate) struct Groups {
     index: KeyMap,
+    /// `keys[..indexed]` are in `index`.
+    indexed: usize,
     /// Keys in insertion order.
     pub keys: Vec<Box<[Comp]>>,
     /// States per group, one per analysis.
@@ -99,16 +103,28 @@ pub(crate) struct Groups {
 }
 
 impl Groups {
+    /// Indexes the keys appended since the last lookup.
+    fn sync(&mut self) {
+        if self.indexed < self.keys.len() {
+            self.index.reserve(self.keys.len() - self.indexed);
+            for (g, k) in self.keys.iter().enumerate().skip(self.indexed) {
+                self.index.insert(k.clone(), g as u32);
+            }
+            self.indexed = self.keys.len();
+        }
+    }
+
     /// The group id of `key`, inserting it with `empty` states.
     #[inline]
     pub fn id(&mut self, key: &[Comp], empty: &[Partial]) -> Result<u32> {
+        self.sync();
         if let Some(&g) = self.index.get(key) {
             return Ok(g);
         }
         self.insert(key.into(), empty.to_vec())
     }
 
-    /// Inserts a key known to be absent.
+    /// Inserts a key known to be absent (the index is in sync).
     fn insert(&mut self, k: Box<[Comp]>, states: Vec<Partial>) -> Result<u32> {
         if self.keys.len() >= MAX_GROUPS {
             return Err(too_many_groups());
@@ -117,11 +133,13 @@ impl Groups {
         self.index.insert(k.clone(), g);
         self.keys.push(k);
         self.states.push(states);
+        self.indexed = self.keys.len();
         Ok(g)
     }
 
     /// The group id of `key`, if present.
-    pub fn get(&self, key: &[Comp]) -> Option<u32> {
+    pub fn get(&mut self, key: &[Comp]) -> Option<u32> {
+        self.sync();
         self.index.get(key).copied()
     }
 
@@ -135,34 +153,57 @@ impl Groups {
         self.dense[i] += n;
     }
 
-    /// Turns the dense counts into groups (ascending id).
+    /// Turns the dense counts into groups (ascending id, after the hashed
+    /// groups), without hashing them: a hashed `[Comp::Str(id)]` group
+    /// takes its dense count, every other id with rows becomes a new group.
     pub fn flush_dense(&mut self, empty: &[Partial]) -> Result<()> {
-        let dense = std::mem::take(&mut self.dense);
-        self.index.reserve(dense.iter().filter(|&&n| n > 0).count());
-        for (id, n) in dense.into_iter().enumerate() {
-            if n == 0 {
-                continue;
-            }
-            let g = self.id(&[Comp::Str(id as u32)], empty)? as usize;
-            for p in &mut self.states[g] {
+        let mut dense = std::mem::take(&mut self.dense);
+        if dense.is_empty() {
+            return Ok(());
+        }
+        let add = |st: &mut [Partial], n: u64| {
+            for p in st {
                 if let Partial::Count(x) = p {
                     *x += n;
                 }
+            }
+        };
+        for (k, st) in self.keys.iter().zip(&mut self.states) {
+            if let [Comp::Str(id)] = **k {
+                if let Some(n) = dense.get_mut(id as usize) {
+                    add(st, std::mem::take(n));
+                }
+            }
+        }
+        let fresh = dense.iter().filter(|&&n| n > 0).count();
+        if self.keys.len() + fresh > MAX_GROUPS {
+            return Err(too_many_groups());
+        }
+        self.sync();
+        self.keys.reserve(fresh);
+        self.states.reserve(fresh);
+        for (id, n) in dense.into_iter().enumerate() {
+            if n > 0 {
+                let mut st = empty.to_vec();
+                add(&mut st, n);
+                self.keys.push(Box::new([Comp::Str(id as u32)]));
+                self.states.push(st);
             }
         }
         Ok(())
     }
 
     /// Merges `other` into `self`.
-    pub fn merge(&mut self, other: Groups, _empty: &[Partial]) -> Result<()> {
+    pub fn merge(&mut self, mut other: Groups, _empty: &[Partial]) -> Result<()> {
         if self.keys.is_empty() && self.dense.is_empty() {
             *self = other;
             return Ok(());
         }
         if self.dense.len() < other.dense.len() {
-            self.dense.resize(other.dense.len(), 0);
+            std::mem::swap(&mut self.dense, &mut other.dense);
         }
         self.dense.iter_mut().zip(&other.dense).for_each(|(a, b)| *a += b);
+        self.sync();
         for (k, st) in other.keys.into_iter().zip(other.states) {
             match self.index.get(&k) {
                 Some(&g) => {
@@ -185,14 +226,16 @@ pub(crate) fn too_many_groups() -> QueryError {
 
 /// A printable group value.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum GVal {
+pub(crate) enum GVal<'a> {
     /// A range or bucket group `{from, to}`.
     Range(Option<f64>, Option<f64>),
+    /// A string borrowed from its dictionary (orders as `Val(Str)`).
+    Str(&'a str),
     /// A stored value (`Null` for the null group).
     Val(Scalar),
 }
 
-impl GVal {
+impl GVal<'_> {
     /// The group value's JSON.
     pub fn json(&self) -> Value {
         match self {
@@ -206,7 +249,17 @@ impl GVal {
                 }
                 Value::Object(m)
             }
+            GVal::Str(s) => Value::String((*s).to_owned()),
             GVal::Val(s) => scalar_json(s),
+        }
+    }
+
+    /// Appends the group value's JSON text (the bytes of [`GVal::json`]).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            GVal::Str(s) => crate::render::write_str(out, s),
+            GVal::Val(s) => crate::render::write_scalar(out, s),
+            range => crate::render::write_value(out, &range.json()),
         }
     }
 
@@ -217,8 +270,15 @@ impl GVal {
 
     /// Canonical order: ranges (by from, open first; then to, open last)
     /// before values, values canonically, null last (§0, §6.2).
-    pub fn cmp(&self, other: &GVal) -> Ordering {
+    pub fn cmp(&self, other: &GVal<'_>) -> Ordering {
         match (self, other) {
+            (GVal::Str(a), GVal::Str(b)) => a.cmp(b),
+            (GVal::Str(a), GVal::Val(Scalar::Str(b))) => (*a).cmp(b.as_str()),
+            (GVal::Val(Scalar::Str(a)), GVal::Str(b)) => a.as_str().cmp(b),
+            (GVal::Str(_), GVal::Val(v)) => Scalar::Str(String::new()).canonical_cmp(v),
+            (GVal::Val(v), GVal::Str(_)) => v.canonical_cmp(&Scalar::Str(String::new())),
+            (GVal::Str(_), GVal::Range(..)) => Ordering::Greater,
+            (GVal::Range(..), GVal::Str(_)) => Ordering::Less,
             (GVal::Range(f1, t1), GVal::Range(f2, t2)) => {
                 let from = match (f1, f2) {
                     (None, None) => Ordering::Equal,
@@ -256,12 +316,17 @@ pub(crate) struct Decoder {
 impl Decoder {
     /// The printable value of `c`, with the string dictionary's reader
     /// held by the caller (one lock for many values).
-    pub fn decode_with(&self, c: &Comp, strs: Option<&tally_ingest::DictReader<'_>>) -> GVal {
+    /// Strings are borrowed from `strs`.
+    pub fn decode_with<'r>(
+        &self,
+        c: &Comp,
+        strs: Option<&'r tally_ingest::DictReader<'_>>,
+    ) -> GVal<'r> {
         GVal::Val(match c {
             Comp::Null => Scalar::Null,
             Comp::Num(n) => Scalar::Num(n.number()),
             Comp::Str(id) => match strs.and_then(|d| d.value(*id)) {
-                Some(s) => Scalar::Str(s.to_string()),
+                Some(s) => return GVal::Str(s),
                 None => Scalar::Null,
             },
             Comp::Owned(s) => Scalar::Str(s.clone()),
@@ -329,7 +394,7 @@ mod tests {
         b.add_dense(7, 4);
         a.merge(b, &empty).unwrap();
         a.flush_dense(&empty).unwrap();
-        let count = |k: Comp| {
+        let mut count = |k: Comp| {
             let g = a.get(&[k]).unwrap() as usize;
             a.states[g].clone()
         };
@@ -360,5 +425,33 @@ mod tests {
         all.sort_by(|x, y| x.cmp(y));
         assert_eq!(all, vec![open_from, a, open_to, v, null]);
         assert_eq!(GVal::Range(Some(1.5), None).json(), serde_json::json!({"from": 1.5}));
+        // Borrowed strings order exactly as owned ones.
+        let owned = |s: &str| GVal::Val(Scalar::Str(s.into()));
+        let mut mixed = vec![
+            GVal::Val(Scalar::Null),
+            GVal::Str("b"),
+            owned("c"),
+            GVal::Val(Scalar::Bool(false)),
+            GVal::Str("a"),
+            GVal::Val(Scalar::Num(Number::Int(9))),
+            GVal::Range(None, None),
+            owned("a"),
+        ];
+        mixed.sort_by(|x, y| x.cmp(y));
+        assert_eq!(
+            mixed,
+            vec![
+                GVal::Range(None, None),
+                GVal::Val(Scalar::Num(Number::Int(9))),
+                GVal::Str("a"),
+                owned("a"),
+                GVal::Str("b"),
+                owned("c"),
+                GVal::Val(Scalar::Bool(false)),
+                GVal::Val(Scalar::Null),
+            ]
+        );
+        assert_eq!(GVal::Str("a").cmp(&owned("a")), Ordering::Equal);
+        assert_eq!(GVal::Str("x\"").json(), owned("x\"").json());
     }
 }

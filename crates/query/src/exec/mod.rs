@@ -37,13 +37,36 @@ use serde_json::{Map, Value};
 use tally_ingest::Snapshot;
 
 use group::{Comp, Decoder, GVal, Groups};
-use output::{check_names, metadata, wrap_buckets, Render};
+use output::{check_names, metadata, wrap_bucket_texts, wrap_buckets, Render};
 use partial::{DistinctDicts, Partial};
 use plan::Plan;
 
 use crate::error::{Deadline, Result};
 use crate::model::{Analysis, AnalysisKind, Common};
 use crate::time::TimeRange;
+
+/// A response body: a JSON tree, or JSON text written straight from the
+/// merged states. Answers with `group_by` come as text: a tree of one map
+/// per group cost more than the whole query for tens of thousands of
+/// groups.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A JSON tree.
+    Tree(Value),
+    /// Serialized JSON: the bytes `serde_json` writes for the same tree
+    /// (members in the same order).
+    Text(String),
+}
+
+impl Body {
+    /// The body as a tree (parses text).
+    pub fn into_value(self) -> Value {
+        match self {
+            Body::Tree(v) => v,
+            Body::Text(t) => serde_json::from_str(&t).unwrap_or(Value::Null),
+        }
+    }
+}
 
 /// Runs one analysis (`analyses = [(None, a)]`) or a multi_analysis
 /// (labelled, in request order) and returns the full response body
@@ -67,10 +90,12 @@ pub fn run_analysis(
     buckets: Option<&[TimeRange]>,
 ) -> Result<Value> {
     run_analysis_until(snapshot, analyses, common, range, buckets, Deadline::none())
+        .map(Body::into_value)
 }
 
 /// [`run_analysis`] that fails with `QueryTimeoutError` once `deadline`
-/// passes (checked before each segment).
+/// passes (checked before each segment), answering a [`Body`] (text for
+/// `group_by`).
 pub fn run_analysis_until(
     snapshot: Option<&Snapshot>,
     analyses: &[(Option<&str>, &Analysis)],
@@ -78,7 +103,7 @@ pub fn run_analysis_until(
     range: TimeRange,
     buckets: Option<&[TimeRange]>,
     deadline: Deadline,
-) -> Result<Value> {
+) -> Result<Body> {
     deadline.check()?;
     let started = Instant::now();
     let multi = !(analyses.len() == 1 && analyses[0].0.is_none());
@@ -141,7 +166,7 @@ pub fn run_analysis_until(
 
     let labels: Vec<&str> = analyses.iter().map(|(l, _)| l.unwrap_or("result")).collect();
     let render = Render { common, kinds: &kinds, labels: &labels, multi, dicts: &dicts };
-    let result = if common.group_by.is_empty() {
+    if common.group_by.is_empty() {
         let values: Vec<Value> = per_bucket
             .iter_mut()
             .map(|g| match g.get(&[]) {
@@ -149,50 +174,55 @@ pub fn run_analysis_until(
                 None => render.values(&mut empty.clone()),
             })
             .collect();
-        wrap_buckets(common, buckets, values)
+        let mut body = Map::new();
+        body.insert("result".into(), wrap_buckets(common, buckets, values));
+        if common.include_metadata {
+            body.insert("execution_metadata".into(), metadata(started, scanned, analyses, common));
+        }
+        return Ok(Body::Tree(Value::Object(body)));
+    }
+    // Every group of the whole timeframe appears in every bucket (§5.4).
+    let aligned = per_bucket.len() == 1;
+    let mut universe: Vec<Box<[Comp]>> = Vec::new();
+    if let [one] = per_bucket.as_mut_slice() {
+        // One bucket: its keys are the universe, in state order.
+        universe = std::mem::take(&mut one.keys);
     } else {
-        // Every group of the whole timeframe appears in every bucket (§5.4).
-        let mut universe: Vec<Box<[Comp]>> = Vec::new();
-        if let [one] = per_bucket.as_mut_slice() {
-            // One bucket: its keys are the universe (lookups go through
-            // the index, which keeps its own copy).
-            universe = std::mem::take(&mut one.keys);
-        } else {
-            let mut seen: std::collections::HashSet<&[Comp]> = std::collections::HashSet::new();
-            for g in &per_bucket {
-                for k in &g.keys {
-                    if seen.insert(k) {
-                        universe.push(k.clone());
-                    }
+        let mut seen: std::collections::HashSet<&[Comp]> = std::collections::HashSet::new();
+        for g in &per_bucket {
+            for k in &g.keys {
+                if seen.insert(k) {
+                    universe.push(k.clone());
                 }
             }
         }
-        if universe.len() > MAX_GROUPS {
-            return Err(group::too_many_groups());
-        }
-        let readers: Vec<_> =
-            decoders.iter().map(|d| d.strs.as_ref().map(|s| s.reader())).collect();
-        let decoded: Vec<Vec<GVal>> = universe
-            .iter()
-            .map(|k| {
-                k.iter()
-                    .zip(&decoders)
-                    .zip(&readers)
-                    .map(|((c, d), r)| d.decode_with(c, r.as_ref()))
-                    .collect()
-            })
-            .collect();
-        drop(readers);
-        let values: Vec<Value> = per_bucket
-            .iter_mut()
-            .map(|g| render.groups(g, &universe, &decoded, &empty))
-            .collect::<Result<_>>()?;
-        wrap_buckets(common, buckets, values)
-    };
-    let mut body = Map::new();
-    body.insert("result".into(), result);
-    if common.include_metadata {
-        body.insert("execution_metadata".into(), metadata(started, scanned, analyses, common));
     }
-    Ok(Value::Object(body))
+    if universe.len() > MAX_GROUPS {
+        return Err(group::too_many_groups());
+    }
+    // Group values, `group_by.len()` per key.
+    let readers: Vec<_> = decoders.iter().map(|d| d.strs.as_ref().map(|s| s.reader())).collect();
+    // Strings stay borrowed from the dictionaries: their read locks are
+    // held until the text is written.
+    let mut decoded: Vec<GVal<'_>> = Vec::with_capacity(universe.len() * decoders.len());
+    for k in &universe {
+        for ((c, d), r) in k.iter().zip(&decoders).zip(&readers) {
+            decoded.push(d.decode_with(c, r.as_ref()));
+        }
+    }
+    let values: Vec<Vec<u8>> = per_bucket
+        .iter_mut()
+        .map(|g| render.groups(g, &universe, aligned, &decoded, &empty))
+        .collect::<Result<_>>()?;
+    let mut out = b"{\"result\":".to_vec();
+    out.extend_from_slice(&wrap_bucket_texts(common, buckets, values));
+    if common.include_metadata {
+        out.extend_from_slice(b",\"execution_metadata\":");
+        crate::render::write_value(&mut out, &metadata(started, scanned, analyses, common));
+    }
+    out.push(b'}');
+    // Only serde_json's output and literal ASCII went in: valid UTF-8.
+    let text = String::from_utf8(out)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    Ok(Body::Text(text))
 }

@@ -117,6 +117,35 @@ pub(super) fn wrap_buckets(
     }
 }
 
+/// [`wrap_buckets`] for group lists already written as JSON text.
+pub(super) fn wrap_bucket_texts(
+    common: &Common,
+    buckets: Option<&[TimeRange]>,
+    values: Vec<Vec<u8>>,
+) -> Vec<u8> {
+    match buckets {
+        None => values.into_iter().next().unwrap_or_else(|| b"null".to_vec()),
+        Some(bs) => {
+            let mut out = Vec::with_capacity(values.iter().map(|v| v.len() + 96).sum());
+            out.push(b'[');
+            for (i, (b, v)) in bs.iter().zip(values).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(b"{\"timeframe\":{\"start\":");
+                crate::render::write_str(&mut out, &common.timezone.format_instant(b.start_ms));
+                out.extend_from_slice(b",\"end\":");
+                crate::render::write_str(&mut out, &common.timezone.format_instant(b.end_ms));
+                out.extend_from_slice(b"},\"value\":");
+                out.extend_from_slice(&v);
+                out.push(b'}');
+            }
+            out.push(b']');
+            out
+        }
+    }
+}
+
 pub(super) struct Render<'a> {
     pub(super) common: &'a Common,
     pub(super) kinds: &'a [AnalysisKind],
@@ -149,29 +178,34 @@ impl Render<'_> {
         }
     }
 
-    /// The group list of one bucket: every group of `universe`, ordered and
-    /// limited (§6.3).
+    /// The group list of one bucket as JSON text: every group of
+    /// `universe`, ordered and limited (§6.3). `decoded` holds the group
+    /// values, `group_by.len()` per universe key; with `aligned`,
+    /// `g.states[i]` are the states of `universe[i]` (no lookup).
     pub(super) fn groups(
         &self,
         g: &mut Groups,
         universe: &[Box<[Comp]>],
-        decoded: &[Vec<GVal>],
+        aligned: bool,
+        decoded: &[GVal<'_>],
         empty: &[Partial],
-    ) -> Result<Value> {
-        let rows: Vec<(usize, Vec<Scalar>)> = universe
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
-                let r = match g.get(k) {
-                    Some(id) => self.results(&mut g.states[id as usize]),
-                    None => self.results(&mut empty.to_vec()),
-                };
-                (i, r)
-            })
-            .collect();
-        let mut order: Vec<usize> = (0..rows.len()).collect();
+    ) -> Result<Vec<u8>> {
+        let nk = self.common.group_by.len().max(1);
+        let na = self.kinds.len();
+        let dec = |i: usize| &decoded[i * nk..(i + 1) * nk];
+        let mut rows: Vec<Scalar> = Vec::with_capacity(universe.len() * na);
+        for (i, k) in universe.iter().enumerate() {
+            let id = if aligned { Some(i as u32) } else { g.get(k) };
+            match id {
+                Some(id) => rows.extend(self.results(&mut g.states[id as usize])),
+                None => rows.extend(self.results(&mut empty.to_vec())),
+            }
+        }
+        let res = |i: usize| &rows[i * na..(i + 1) * na];
+
+        let mut order: Vec<usize> = (0..universe.len()).collect();
         let by_values = |a: usize, b: usize| {
-            for (x, y) in decoded[a].iter().zip(&decoded[b]) {
+            for (x, y) in dec(a).iter().zip(dec(b)) {
                 let o = x.cmp(y);
                 if o.is_ne() {
                     return o;
@@ -198,14 +232,14 @@ impl Render<'_> {
                 }
             })
             .collect();
-        if keys.is_empty() && string_order(decoded, &mut order) {
+        if keys.is_empty() && nk == 1 && string_order(decoded, &mut order) {
             // Sorted by the fast path.
         } else {
             // Stable (ties keep universe order), in parallel for many groups.
             order.par_sort_by(|&a, &b| {
                 for &(is_result, desc, i) in &keys {
                     let o = if is_result {
-                        let (x, y) = (&rows[a].1[i], &rows[b].1[i]);
+                        let (x, y) = (&res(a)[i], &res(b)[i]);
                         match (x == &Scalar::Null, y == &Scalar::Null) {
                             (true, true) => std::cmp::Ordering::Equal,
                             (true, false) => std::cmp::Ordering::Greater,
@@ -220,7 +254,7 @@ impl Render<'_> {
                             }
                         }
                     } else {
-                        let (x, y) = (&decoded[a][i], &decoded[b][i]);
+                        let (x, y) = (&dec(a)[i], &dec(b)[i]);
                         match (x.is_null(), y.is_null()) {
                             (true, true) => std::cmp::Ordering::Equal,
                             (true, false) => std::cmp::Ordering::Greater,
@@ -245,45 +279,137 @@ impl Render<'_> {
         if let Some(limit) = self.common.limit {
             order.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         }
-        let out = order
-            .into_par_iter()
-            .map(|i| {
-                let mut m = Map::new();
-                for (gb, v) in self.common.group_by.iter().zip(&decoded[i]) {
-                    m.insert(gb.property().to_owned(), v.json());
+        // Member names, written once.
+        let name = |s: &str| {
+            let mut b = Vec::new();
+            crate::render::write_str(&mut b, s);
+            b.push(b':');
+            b
+        };
+        let group_names: Vec<Vec<u8>> =
+            self.common.group_by.iter().map(|gb| name(gb.property())).collect();
+        let label_names: Vec<Vec<u8>> = self.labels.iter().map(|l| name(l)).collect();
+        let parts: Vec<Vec<u8>> = order
+            .par_chunks(4096)
+            .map(|chunk| {
+                let mut out = Vec::with_capacity(chunk.len() * 64);
+                for &i in chunk {
+                    out.extend_from_slice(b",{");
+                    let mut first = true;
+                    for (n, v) in group_names.iter().zip(dec(i)) {
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        out.extend_from_slice(n);
+                        v.write(&mut out);
+                    }
+                    for (n, v) in label_names.iter().zip(res(i)) {
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        out.extend_from_slice(n);
+                        crate::render::write_scalar(&mut out, v);
+                    }
+                    out.push(b'}');
                 }
-                for (l, v) in self.labels.iter().zip(&rows[i].1) {
-                    m.insert((*l).to_owned(), scalar_json(v));
-                }
-                Value::Object(m)
+                out
             })
             .collect();
-        Ok(Value::Array(out))
+        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 2);
+        out.push(b'[');
+        for p in &parts {
+            out.extend_from_slice(p);
+        }
+        if out.len() > 1 {
+            // The first group's leading comma.
+            out.remove(1);
+        }
+        out.push(b']');
+        Ok(out)
     }
 }
 
 /// The canonical order of single string (or null) group values, as the
-/// general stable sort would give it, comparing the strings' bytes
-/// directly; false (order untouched) when the values are not all such.
-fn string_order(decoded: &[Vec<GVal>], order: &mut [usize]) -> bool {
-    let mut strs: Vec<(&str, usize)> = Vec::with_capacity(order.len());
+/// general stable sort would give it; false (order untouched) when the
+/// values are not all such.
+fn string_order(decoded: &[GVal<'_>], order: &mut [usize]) -> bool {
+    let mut strs: Vec<(u64, &[u8], usize)> = Vec::with_capacity(order.len());
     let mut nulls: Vec<usize> = Vec::new();
     for &i in order.iter() {
-        match decoded[i].as_slice() {
-            [GVal::Val(Scalar::Str(s))] => strs.push((s.as_str(), i)),
-            [g] if g.is_null() => nulls.push(i),
+        match &decoded[i] {
+            GVal::Val(Scalar::Str(s)) => strs.push((0, s.as_bytes(), i)),
+            GVal::Str(s) => strs.push((0, s.as_bytes(), i)),
+            g if g.is_null() => nulls.push(i),
             _ => return false,
         }
     }
-    // (string, universe index) is unique: unstable sorting gives the
-    // stable order of equal strings.
-    strs.par_sort_unstable();
+    sort_bytes(&mut strs);
     let null_last = GVal::Val(Scalar::Null).cmp(&GVal::Val(Scalar::Str(String::new()))).is_gt();
-    let s = strs.iter().map(|&(_, i)| i);
+    let s = strs.iter().map(|&(_, _, i)| i);
     let all: Vec<usize> =
         if null_last { s.chain(nulls).collect() } else { nulls.into_iter().chain(s).collect() };
     order.copy_from_slice(&all);
     true
+}
+
+/// Sorts `(_, bytes, index)` by bytes, then index: most significant
+/// digit first, a digit being the next 8 bytes (zero-padded, big-endian)
+/// after the longest common prefix, so that compares are of integers (URLs
+/// share long prefixes). The first member is scratch space.
+fn sort_bytes(items: &mut [(u64, &[u8], usize)]) {
+    // Past this depth (or once every string of a run has ended) the rest
+    // of a run is sorted by comparing bytes.
+    const MAX_DEPTH: usize = 256;
+    fn digits(items: &mut [(u64, &[u8], usize)], depth: usize) {
+        let Some(&(_, first, _)) = items.first() else { return };
+        // Skip the run's longest common prefix.
+        let mut lcp = first.len().min(MAX_DEPTH);
+        for &(_, s, _) in items.iter() {
+            if lcp <= depth {
+                break;
+            }
+            let same = first[depth..lcp]
+                .iter()
+                .zip(s.get(depth..).unwrap_or(&[]))
+                .take_while(|(a, b)| a == b)
+                .count();
+            lcp = depth + same;
+        }
+        let depth = lcp.max(depth);
+        if depth >= MAX_DEPTH || items.iter().all(|x| x.1.len() <= depth) {
+            items.sort_unstable_by(|a, b| (a.1, a.2).cmp(&(b.1, b.2)));
+            return;
+        }
+        for (k, s, _) in items.iter_mut() {
+            let tail = s.get(depth..).unwrap_or(&[]);
+            let mut w = [0u8; 8];
+            let n = tail.len().min(8);
+            w[..n].copy_from_slice(&tail[..n]);
+            // Zero-padded big-endian bytes order like the bytes: a
+            // string that ended ties with real zero bytes, and the tie
+            // goes to the next digit.
+            *k = u64::from_be_bytes(w);
+        }
+        if items.len() > 1 << 14 {
+            items.par_sort_unstable_by_key(|x| (x.0, x.2));
+        } else {
+            items.sort_unstable_by_key(|x| (x.0, x.2));
+        }
+        let mut i = 0;
+        while i < items.len() {
+            let mut j = i + 1;
+            while j < items.len() && items[j].0 == items[i].0 {
+                j += 1;
+            }
+            if j - i > 1 {
+                digits(&mut items[i..j], depth + 8);
+            }
+            i = j;
+        }
+    }
+    digits(items, 0);
 }
 
 #[cfg(test)]
@@ -292,19 +418,54 @@ mod tests {
 
     #[test]
     fn string_order_equals_the_general_stable_sort() {
-        let vals = ["b", "a", "", "ab", "b", "\u{e9}", "B"];
-        let mut decoded: Vec<Vec<GVal>> =
-            vals.iter().map(|s| vec![GVal::Val(Scalar::Str((*s).into()))]).collect();
-        decoded.insert(2, vec![GVal::Val(Scalar::Null)]);
-        decoded.push(vec![GVal::Val(Scalar::Null)]);
-        let mut want: Vec<usize> = (0..decoded.len()).collect();
-        want.sort_by(|&a, &b| decoded[a][0].cmp(&decoded[b][0]));
-        let mut got: Vec<usize> = (0..decoded.len()).collect();
-        assert!(string_order(&decoded, &mut got));
-        assert_eq!(got, want);
-        assert_eq!(got.last(), Some(&(decoded.len() - 1)), "null last");
+        let sets: [&[&str]; 2] = [
+            &["b", "a", "", "ab", "b", "\u{e9}", "B"],
+            &[
+                "https://x.com/p/1",
+                "https://x.com/p/10",
+                "https://x.com/p/",
+                "https://x.com/p/1\0",
+                "https://x.com/p/1\0a",
+                "https://x.com/p/123456789b",
+                "https://x.com/p/123456789a",
+                "https://x.com/p/12345678",
+                "https://x.com/p/1",
+            ],
+        ];
+        // And a seeded set of long strings over a small alphabet with
+        // a shared prefix, many ties in the first key bytes.
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let random: Vec<String> = (0..500)
+            .map(|_| {
+                let mut s = String::from("https://example.com/");
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                for i in 0..(state % 14) {
+                    s.push(['a', 'b', '\0'][((state >> (i * 2)) % 3) as usize]);
+                }
+                s
+            })
+            .collect();
+        let random: Vec<&str> = random.iter().map(String::as_str).collect();
+        for vals in sets.iter().copied().chain([random.as_slice()]) {
+            let mut decoded: Vec<GVal> =
+                vals.iter().map(|s| GVal::Val(Scalar::Str((*s).into()))).collect();
+            decoded.insert(2, GVal::Val(Scalar::Null));
+            decoded.push(GVal::Val(Scalar::Null));
+            let mut want: Vec<usize> = (0..decoded.len()).collect();
+            want.sort_by(|&a, &b| decoded[a].cmp(&decoded[b]));
+            let mut got: Vec<usize> = (0..decoded.len()).collect();
+            assert!(string_order(&decoded, &mut got));
+            assert_eq!(got, want);
+            assert_eq!(got.last(), Some(&(decoded.len() - 1)), "null last");
+        }
+        let vals = sets[0];
+        let mut decoded: Vec<GVal> =
+            vals.iter().map(|s| GVal::Val(Scalar::Str((*s).into()))).collect();
+        decoded.push(GVal::Val(Scalar::Null));
         let mut mixed = decoded.clone();
-        mixed.push(vec![GVal::Val(Scalar::Bool(true))]);
+        mixed.push(GVal::Val(Scalar::Bool(true)));
         let mut order: Vec<usize> = (0..mixed.len()).collect();
         assert!(!string_order(&mixed, &mut order));
         assert_eq!(order, (0..mixed.len()).collect::<Vec<_>>());

@@ -335,16 +335,18 @@ impl<'a> Plan<'a> {
             Ok(())
         };
         for (is_bool, idx) in indexes {
-            for &val in idx.values() {
-                let c = if is_bool { Comp::Bool(val == 1) } else { Comp::Str(val) };
-                if one && whole {
-                    let n = idx.cardinality(val);
+            if one && whole {
+                for (val, n) in idx.counts() {
                     if n > 0 {
                         counted[0] += n;
+                        let c = if is_bool { Comp::Bool(val == 1) } else { Comp::Str(val) };
                         add(&mut out[0], c, n)?;
                     }
-                    continue;
                 }
+                continue;
+            }
+            for &val in idx.values() {
+                let c = if is_bool { Comp::Bool(val == 1) } else { Comp::Str(val) };
                 if one {
                     let n = idx.bitmap(val).intersection_len(sel);
                     if n > 0 {
