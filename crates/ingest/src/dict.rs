@@ -150,6 +150,10 @@ impl Inner {
 pub struct Dictionary {
     inner: RwLock<Inner>,
     hasher: Hasher,
+    /// Ids in ascending byte order of their values, for the ids that
+    /// existed when last asked ([`Dictionary::sorted_ids`]); extended, not
+    /// rebuilt, as the dictionary grows.
+    sorted: std::sync::Mutex<Arc<Vec<DictId>>>,
 }
 
 impl Default for Dictionary {
@@ -169,9 +173,44 @@ impl PartialEq for Dictionary {
 pub struct DictReader<'a> {
     inner: RwLockReadGuard<'a, Inner>,
     hasher: &'a Hasher,
+    sorted: &'a std::sync::Mutex<Arc<Vec<DictId>>>,
 }
 
 impl DictReader<'_> {
+    /// Every id, in ascending byte order of its value (the canonical order
+    /// of strings, keen-semantics §0): group_by output sorts by it instead
+    /// of comparing strings. Computed on first use and kept; ids added
+    /// since are sorted alone and merged in (values never change, so the
+    /// order of old ids stays valid). Costs 4 bytes per value once used.
+    pub fn sorted_ids(&self) -> Arc<Vec<DictId>> {
+        let mut cache = self.sorted.lock().unwrap_or_else(|e| e.into_inner());
+        let inner = &self.inner;
+        let n = inner.ends.len();
+        if cache.len() == n {
+            return Arc::clone(&cache);
+        }
+        let val = |id: DictId| value_bytes(&inner.bytes, &inner.ends, id as usize);
+        let old: &[DictId] = &cache;
+        let mut fresh: Vec<DictId> = (old.len() as DictId..n as DictId).collect();
+        fresh.sort_unstable_by(|&a, &b| val(a).cmp(val(b)));
+        let mut merged = Vec::with_capacity(n);
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() && j < fresh.len() {
+            // Values are distinct: never equal.
+            if val(old[i]) < val(fresh[j]) {
+                merged.push(old[i]);
+                i += 1;
+            } else {
+                merged.push(fresh[j]);
+                j += 1;
+            }
+        }
+        merged.extend_from_slice(&old[i..]);
+        merged.extend_from_slice(&fresh[j..]);
+        *cache = Arc::new(merged);
+        Arc::clone(&cache)
+    }
+
     /// The value of `id`.
     pub fn value(&self, id: DictId) -> Option<&str> {
         ((id as usize) < self.inner.ends.len()).then(|| self.inner.get(id as usize))
@@ -220,7 +259,14 @@ impl Dictionary {
                 table: hashbrown::HashTable::new(),
             }),
             hasher: Hasher::default(),
+            sorted: std::sync::Mutex::new(Arc::new(Vec::new())),
         }
+    }
+
+    /// Every id, in ascending byte order of its value: see
+    /// [`DictReader::sorted_ids`].
+    pub fn sorted_ids(&self) -> Arc<Vec<DictId>> {
+        self.reader().sorted_ids()
     }
 
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
@@ -231,7 +277,7 @@ impl Dictionary {
 
     /// Takes the read lock once for many lookups.
     pub fn reader(&self) -> DictReader<'_> {
-        DictReader { inner: self.read(), hasher: &self.hasher }
+        DictReader { inner: self.read(), hasher: &self.hasher, sorted: &self.sorted }
     }
 
     /// [`Dictionary::reader`] if the read lock is free now (never waits):
@@ -242,7 +288,7 @@ impl Dictionary {
             Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return None,
         };
-        Some(DictReader { inner, hasher: &self.hasher })
+        Some(DictReader { inner, hasher: &self.hasher, sorted: &self.sorted })
     }
 
     /// The id of `s`, adding it if new.
@@ -560,6 +606,37 @@ fn json_string(s: &str, out: &mut String) {
 mod tests {
     use super::*;
     use crate::testutil::MemStorage;
+
+    /// The sorted order stays right as the dictionary grows between
+    /// calls (old and new values interleaving, prefixes, empty string).
+    #[test]
+    fn sorted_ids_follow_growth() {
+        let d = Dictionary::new();
+        let check = |d: &Dictionary| {
+            let got = d.sorted_ids();
+            let r = d.reader();
+            let mut want: Vec<DictId> = (0..r.len() as DictId).collect();
+            want.sort_by(|&a, &b| r.value(a).cmp(&r.value(b)));
+            assert_eq!(*got, want);
+        };
+        check(&d);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for round in 0..6 {
+            for _ in 0..(1 + round * 37) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let len = (state % 9) as usize;
+                let s: String = (0..len)
+                    .map(|i| ['a', 'b', '\u{e9}', '/'][(state >> (8 + i * 2)) as usize % 4])
+                    .collect();
+                d.intern(&s);
+            }
+            check(&d);
+            check(&d);
+        }
+        assert!(d.len() > 100);
+    }
 
     #[test]
     fn intern_lookup_value() {

@@ -210,9 +210,13 @@ pub fn run_analysis_until(
             decoded.push(d.decode_with(c, r.as_ref()));
         }
     }
+    let single_strs = match readers.as_slice() {
+        [Some(r)] => Some(r),
+        _ => None,
+    };
     let values: Vec<Vec<u8>> = per_bucket
         .iter_mut()
-        .map(|g| render.groups(g, &universe, aligned, &decoded, &empty))
+        .map(|g| render.groups(g, &universe, aligned, &decoded, single_strs, &empty))
         .collect::<Result<_>>()?;
     let mut out = b"{\"result\":".to_vec();
     out.extend_from_slice(&wrap_bucket_texts(common, buckets, values));

@@ -182,12 +182,14 @@ impl Render<'_> {
     /// `universe`, ordered and limited (§6.3). `decoded` holds the group
     /// values, `group_by.len()` per universe key; with `aligned`,
     /// `g.states[i]` are the states of `universe[i]` (no lookup).
+    /// `strs` is the string dictionary of a single group_by property.
     pub(super) fn groups(
         &self,
         g: &mut Groups,
         universe: &[Box<[Comp]>],
         aligned: bool,
         decoded: &[GVal<'_>],
+        strs: Option<&tally_ingest::DictReader<'_>>,
         empty: &[Partial],
     ) -> Result<Vec<u8>> {
         let nk = self.common.group_by.len().max(1);
@@ -196,9 +198,13 @@ impl Render<'_> {
         let mut rows: Vec<Scalar> = Vec::with_capacity(universe.len() * na);
         for (i, k) in universe.iter().enumerate() {
             let id = if aligned { Some(i as u32) } else { g.get(k) };
+            let finish = |states: &mut [Partial], rows: &mut Vec<Scalar>| {
+                let r = states.iter_mut().zip(self.kinds).zip(self.dicts);
+                rows.extend(r.map(|((s, &k), d)| s.finish_in_place(k, d)));
+            };
             match id {
-                Some(id) => rows.extend(self.results(&mut g.states[id as usize])),
-                None => rows.extend(self.results(&mut empty.to_vec())),
+                Some(id) => finish(&mut g.states[id as usize], &mut rows),
+                None => finish(&mut empty.to_vec(), &mut rows),
             }
         }
         let res = |i: usize| &rows[i * na..(i + 1) * na];
@@ -232,8 +238,11 @@ impl Render<'_> {
                 }
             })
             .collect();
-        if keys.is_empty() && nk == 1 && string_order(decoded, &mut order) {
-            // Sorted by the fast path.
+        if keys.is_empty()
+            && nk == 1
+            && (dict_order(universe, strs, &mut order) || string_order(decoded, &mut order))
+        {
+            // Sorted by a fast path.
         } else {
             // Stable (ties keep universe order), in parallel for many groups.
             order.par_sort_by(|&a, &b| {
@@ -289,12 +298,25 @@ impl Render<'_> {
         let group_names: Vec<Vec<u8>> =
             self.common.group_by.iter().map(|gb| name(gb.property())).collect();
         let label_names: Vec<Vec<u8>> = self.labels.iter().map(|l| name(l)).collect();
-        let parts: Vec<Vec<u8>> = order
-            .par_chunks(4096)
+        // Groups are written in universe order (their values, states and
+        // dictionary strings then sit in memory in the order they are
+        // read), then copied out in the sorted order: the gathering is of
+        // independent copies, not of chains of dependent loads.
+        let sel: Vec<usize> = if order.len() == universe.len() {
+            (0..universe.len()).collect()
+        } else {
+            let mut sel = order.clone();
+            sel.sort_unstable();
+            sel
+        };
+        const CHUNK: usize = 4096;
+        let parts: Vec<(Vec<u8>, Vec<u32>)> = sel
+            .par_chunks(CHUNK)
             .map(|chunk| {
                 let mut out = Vec::with_capacity(chunk.len() * 64);
+                let mut ends = Vec::with_capacity(chunk.len());
                 for &i in chunk {
-                    out.extend_from_slice(b",{");
+                    out.push(b'{');
                     let mut first = true;
                     for (n, v) in group_names.iter().zip(dec(i)) {
                         if !first {
@@ -313,22 +335,73 @@ impl Render<'_> {
                         crate::render::write_scalar(&mut out, v);
                     }
                     out.push(b'}');
+                    // Chunks hold at most 4,096 groups of bounded size.
+                    ends.push(u32::try_from(out.len()).unwrap_or(u32::MAX));
                 }
-                out
+                (out, ends)
             })
             .collect();
-        let mut out = Vec::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 2);
-        out.push(b'[');
-        for p in &parts {
-            out.extend_from_slice(p);
+        // Universe index → slot in `sel`.
+        let mut slot = vec![u32::MAX; universe.len()];
+        for (k, &i) in sel.iter().enumerate() {
+            slot[i] = k as u32;
         }
-        if out.len() > 1 {
-            // The first group's leading comma.
-            out.remove(1);
+        let total: usize = parts.iter().map(|p| p.0.len() + p.1.len()).sum();
+        let mut out = Vec::with_capacity(total + 2);
+        out.push(b'[');
+        for (k, &i) in order.iter().enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            let s = slot[i] as usize;
+            let (bytes, ends) = &parts[s / CHUNK];
+            let j = s % CHUNK;
+            let from = if j == 0 { 0 } else { ends[j - 1] as usize };
+            out.extend_from_slice(&bytes[from..ends[j] as usize]);
         }
         out.push(b']');
         Ok(out)
     }
+}
+
+/// [`string_order`] read off the dictionary's sorted ids (no string is
+/// compared) when the groups are single dictionary strings (or null) and
+/// at least a sixteenth of the dictionary; false (order untouched)
+/// otherwise.
+fn dict_order(
+    universe: &[Box<[Comp]>],
+    strs: Option<&tally_ingest::DictReader<'_>>,
+    order: &mut [usize],
+) -> bool {
+    let Some(strs) = strs else { return false };
+    let n = strs.len();
+    if universe.len().saturating_mul(16) < n {
+        return false;
+    }
+    let mut at = vec![u32::MAX; n];
+    let mut nulls: Vec<usize> = Vec::new();
+    for &i in order.iter() {
+        match *universe[i] {
+            [Comp::Str(id)] if (id as usize) < n && at[id as usize] == u32::MAX => {
+                at[id as usize] = i as u32;
+            }
+            [Comp::Null] => nulls.push(i),
+            _ => return false,
+        }
+    }
+    let sorted = strs.sorted_ids();
+    let null_last = GVal::Val(Scalar::Null).cmp(&GVal::Val(Scalar::Str(String::new()))).is_gt();
+    let s = sorted.iter().filter_map(|&id| {
+        let i = at.get(id as usize).copied().unwrap_or(u32::MAX);
+        (i != u32::MAX).then_some(i as usize)
+    });
+    let all: Vec<usize> =
+        if null_last { s.chain(nulls).collect() } else { nulls.into_iter().chain(s).collect() };
+    if all.len() != order.len() {
+        return false;
+    }
+    order.copy_from_slice(&all);
+    true
 }
 
 /// The canonical order of single string (or null) group values, as the
