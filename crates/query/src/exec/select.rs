@@ -692,12 +692,24 @@ mod tests {
         // (name, value, bounds): small spans take one pass (a bin per
         // key), wide ones two; bounds too tight put keys in the edge bins.
         type Gen = fn(&mut Rng) -> i64;
-        let gens: [(&str, Gen, Option<(i64, i64)>); 10] = [
+        let gens: [(&str, Gen, Option<(i64, i64)>); 12] = [
             ("u8 skewed", |r| [0, 0, 0, 1, 2, 9, 200][(r.next() % 7) as usize], Some((0, 200))),
             ("u8 constant", |_| -5, Some((-5, -5))),
             ("u16 span", |r| (r.next() % 60_000) as i64 - 30_000, Some((-30_000, 29_999))),
             ("u16 tight", |r| (r.next() % 1_000) as i64, Some((400, 600))),
             ("u16 loose", |r| (r.next() % 1_000) as i64 + 7, None),
+            // Many keys at the bounds and just past them.
+            (
+                "u16 edges",
+                |r| [0, 399, 399, 400, 500, 600, 601, 601, 999][(r.next() % 9) as usize],
+                Some((400, 600)),
+            ),
+            // Many keys at the first and last key of two-pass bins (64 wide).
+            (
+                "u32 bin edges",
+                |r| [0, 63, 64, 2047, 2048, 4095, 100_000][(r.next() % 7) as usize],
+                Some((0, 100_000)),
+            ),
             ("u32 skewed", |r| ((r.next() % 1_800_000) as i64).pow(3) / 3_240_000_000_000, None),
             ("u32 wide", |r| (r.next() % 3_000_000_000) as i64, Some((0, 2_999_999_999))),
             ("u32 tight", |r| (r.next() % 3_000_000) as i64, Some((1_000_000, 1_000_010))),
