@@ -9,9 +9,10 @@
 //! bins `1..=nb` the high bits of `key − lowest bound`, bin `nb + 1` the
 //! keys past the end (near bounds suffice: every key has its bin, in key
 //! order, so the answer stays exact). The merged counts name the bin(s)
-//! holding the wanted ranks. A bin one key wide (spans below 2^16) is that
-//! key: no second pass. Else pass 2 collects only those bins' keys and
-//! selects within them.
+//! holding the wanted ranks. A bin one key wide (a span below 2^11, or
+//! below 2^16 and small beside the number of values) is that key: no
+//! second pass, unless the rank falls outside the bounds. Else pass 2
+//! collects only those bins' keys and selects within them.
 //!
 //! The passes read the columns 64 rows at a time (one word of the row
 //! bitmap and of the validity): pass 1 adds every lane's bit to its bin,
@@ -36,8 +37,11 @@ const EXACT_BITS: u32 = 16;
 /// Histograms of at most this many bins are counted in [`COPIES`]
 /// interleaved copies (small enough for L1) and kept per source.
 const SPLIT_MAX: usize = (1 << BUCKET_BITS) + 2;
-/// Interleaved copies of a small histogram.
-const COPIES: usize = 4;
+/// Interleaved copies of a small histogram (two beat one where few bins
+/// take most keys, and four no longer fit in L1).
+const COPIES: usize = 2;
+/// Selected rows of a 64-row word from which the passes work on all lanes.
+const DENSE: u32 = 24;
 /// Explicit values are split into parts this long for the parallel passes.
 const PART: usize = 1 << 20;
 
@@ -116,6 +120,17 @@ macro_rules! narrow {
 narrow!(u8);
 narrow!(u16);
 narrow!(u32);
+
+impl Source<'_> {
+    /// Number of values.
+    fn len(&self) -> u64 {
+        match self {
+            Source::Ints(v) => v.len() as u64,
+            Source::Floats(v) => v.len() as u64,
+            Source::Lazy(l) => l.rows.len(),
+        }
+    }
+}
 
 /// What a pass does with the values of a source, at most 64 at a time.
 trait Pass {
@@ -267,13 +282,11 @@ impl Pass for Count<'_> {
     #[inline]
     fn keys<T: Copy>(&mut self, chunk: &[T], m: u64, key: impl Fn(T) -> u64 + Copy) {
         let (kmin, shift, nb) = (self.kmin, self.shift, self.nb);
+        // Branch-free (a lane off the selection may hold anything): below
+        // kmin is bin 1 less one.
         self.count(chunk, m, move |x: T| {
             let k = key(x);
-            if k < kmin {
-                0
-            } else {
-                (((k - kmin) >> shift).min(nb) + 1) as usize
-            }
+            ((k.saturating_sub(kmin) >> shift).min(nb) + 1 - u64::from(k < kmin)) as usize
         });
     }
 
@@ -309,13 +322,20 @@ static BIT: [[u8; 8]; 256] = {
     t
 };
 
+/// True when enough of a word's rows are selected that working on all 64
+/// lanes beats visiting the selected ones.
+#[inline]
+fn dense(m: u64) -> bool {
+    m.count_ones() >= DENSE
+}
+
 /// Adds the set bits of `m` to the bins `bin(chunk[i])` of `h`, `C`
-/// interleaved histograms: a full chunk branch-free, lane `i` into copy
+/// interleaved histograms: a full, dense chunk branch-free, lane `i` into copy
 /// `i % C`, so repeated bins do not wait on each other.
 #[inline]
 fn count<T: Copy, const C: usize>(h: &mut [u32], chunk: &[T], m: u64, bin: impl Fn(T) -> usize) {
     let len = h.len() / C;
-    if let Ok(c) = <&[T; 64]>::try_from(chunk) {
+    if let (Ok(c), true) = (<&[T; 64]>::try_from(chunk), dense(m)) {
         for (j, lanes) in c.chunks_exact(8).enumerate() {
             let bits = &BIT[(m >> (8 * j)) as usize & 0xFF];
             for k in 0..8 {
@@ -355,10 +375,19 @@ impl Collect {
         key: impl Fn(T) -> u64,
     ) {
         let mut found = 0u64;
-        for (i, &x) in chunk.iter().enumerate() {
-            found |= u64::from(hit(x)) << i;
+        if dense(m) {
+            for (i, &x) in chunk.iter().enumerate() {
+                found |= u64::from(hit(x)) << i;
+            }
+            found &= m;
+        } else {
+            let mut rest = m;
+            while rest != 0 {
+                let i = rest.trailing_zeros();
+                found |= u64::from(chunk.get(i as usize).is_some_and(|&x| hit(x))) << i;
+                rest &= rest - 1;
+            }
         }
-        found &= m;
         while found != 0 {
             if let Some(&x) = chunk.get(found.trailing_zeros() as usize) {
                 self.out.push(key(x));
@@ -459,7 +488,12 @@ pub(crate) fn keys_at(
     }
     let span = kmax - kmin;
     let bits = 64 - span.leading_zeros();
-    let shift = if bits <= EXACT_BITS { 0 } else { bits - BUCKET_BITS };
+    // A bin per key when the span is small, and small beside the values
+    // (each source's histogram is cleared and merged bin by bin).
+    let n: u64 = sources.iter().map(Source::len).sum();
+    let exact_ok = bits <= BUCKET_BITS
+        || (bits <= EXACT_BITS && (span + 1).saturating_mul(sources.len() as u64) <= n);
+    let shift = if exact_ok { 0 } else { bits.saturating_sub(BUCKET_BITS) };
     // Bins: 0 below kmin, 1..=nb from kmin on, nb + 1 past kmax.
     let nb = (span >> shift) as usize + 1;
     let len = nb + 2;
@@ -641,8 +675,10 @@ mod tests {
     enum Pick {
         /// Every valid row (a range when there are no nulls).
         All,
-        /// About two in three (dense containers: words).
+        /// About two in three (dense containers: words, most rows taken).
         Most,
+        /// About one in six (dense containers, words of a few rows).
+        Some,
         /// About one in fifty (sparse containers: row lists).
         Few,
     }
@@ -655,6 +691,7 @@ mod tests {
             .filter(|_| match how {
                 Pick::All => true,
                 Pick::Most => !rng.next().is_multiple_of(3),
+                Pick::Some => rng.next().is_multiple_of(6),
                 Pick::Few => rng.next().is_multiple_of(50),
             })
             .collect();
@@ -670,7 +707,8 @@ mod tests {
 
     /// Radix selection (forced) equals selection in place at many ranks.
     fn check(v: &Values, what: &str) {
-        let mut ps: Vec<f64> = (1..=400).map(|i| f64::from(i) * 0.25).collect();
+        let mut ps: Vec<f64> = (1..=200).map(|i| f64::from(i) * 0.5).collect();
+        ps.extend([0.25, 39.75, 40.25, 60.25, 99.75]);
         ps.extend([0.01, 33.33, 99.99, 99.5]);
         for p in ps {
             let radix = v.clone().percentile_with(p, 0);
@@ -687,7 +725,8 @@ mod tests {
     #[test]
     fn one_pass_and_two_pass_selections_equal_selection_in_place() {
         let mut rng = Rng(11);
-        let len = 9_000u32;
+        // Over 6 · 4096 rows: one in six still makes a dense container.
+        let len = 30_000u32;
         let full = (Number::Int(i64::MIN), Number::Int(i64::MAX));
         // (name, value, bounds): small spans take one pass (a bin per
         // key), wide ones two; bounds too tight put keys in the edge bins.
@@ -716,7 +755,7 @@ mod tests {
             ("i64", |r| r.next() as i64, None),
             ("beyond 2^53", |r| (1 << 53) + (r.next() % 5) as i64, Some((1 << 53, (1 << 53) + 4))),
         ];
-        let picks = [Pick::All, Pick::Most, Pick::Few];
+        let picks = [Pick::All, Pick::Most, Pick::Some, Pick::Few];
         for (name, value, bounds) in gens {
             let (lo, hi) = bounds.map_or(full, |(a, b)| (Number::Int(a), Number::Int(b)));
             for nulls in [false, true] {
