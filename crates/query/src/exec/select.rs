@@ -730,8 +730,8 @@ mod tests {
         let full = (Number::Int(i64::MIN), Number::Int(i64::MAX));
         // (name, value, bounds): small spans take one pass (a bin per
         // key), wide ones two; bounds too tight put keys in the edge bins.
-        type Gen = fn(&mut Rng) -> i64;
-        let gens: [(&str, Gen, Option<(i64, i64)>); 12] = [
+        type Gen = (&'static str, fn(&mut Rng) -> i64, Option<(i64, i64)>);
+        let gens: [Gen; 12] = [
             ("u8 skewed", |r| [0, 0, 0, 1, 2, 9, 200][(r.next() % 7) as usize], Some((0, 200))),
             ("u8 constant", |_| -5, Some((-5, -5))),
             ("u16 span", |r| (r.next() % 60_000) as i64 - 30_000, Some((-30_000, 29_999))),
