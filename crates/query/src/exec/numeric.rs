@@ -14,7 +14,7 @@ use super::rows;
 use crate::model::Number;
 
 /// A num column's values as a typed slice.
-enum Slice<'a> {
+pub(crate) enum Slice<'a> {
     U8(&'a [u8]),
     U16(&'a [u16]),
     U32(&'a [u32]),
@@ -22,7 +22,9 @@ enum Slice<'a> {
     F64(&'a [f64]),
 }
 
-fn slice(a: &NumArray) -> Option<(i64, Slice<'_>, Option<&NullBuffer>)> {
+/// The values of `a` as a base plus typed offsets, and its validity
+/// (`None` for mixed columns).
+pub(crate) fn slice(a: &NumArray) -> Option<(i64, Slice<'_>, Option<&NullBuffer>)> {
     match a {
         NumArray::Float(f) => Some((0, Slice::F64(f.values()), f.nulls())),
         NumArray::Mixed(_) => None,
@@ -327,7 +329,7 @@ fn ints_piece<T: Off>(
 /// The 64 values from row `r0` and the bits of `m` that name rows of the
 /// column (bits past its end name none); `None` when no bit is left.
 #[inline]
-fn word_chunk<T>(v: &[T], r0: usize, m: u64) -> Option<(&[T], u64)> {
+pub(crate) fn word_chunk<T>(v: &[T], r0: usize, m: u64) -> Option<(&[T], u64)> {
     let chunk = v.get(r0..(r0 + 64).min(v.len()))?;
     let m = if chunk.len() < 64 { m & ((1u64 << chunk.len()) - 1) } else { m };
     (m != 0).then_some((chunk, m))
