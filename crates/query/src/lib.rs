@@ -6,7 +6,7 @@
 //! Keen query JSON ──parse──▶ Query (model.rs: typed, validated)
 //!      ──resolve (time.rs: clock, timezone)──▶ time range, buckets
 //!      ──exec: per segment in parallel (rayon)──▶ filter bitmaps ──▶ partial states
-//!      ──merge (associative)──▶ render ──▶ Keen result JSON
+//!      ──merge (associative)──▶ render ──▶ Keen result JSON (a tree, or text for group_by)
 //! ```
 //!
 //! - [`parse`]: Keen query JSON → [`Query`], every rule of §2–6 and §9.5,
@@ -22,7 +22,13 @@
 //!   dictionary ids; median/percentile select, never sort everything.
 //! - [`extract`]: extraction rows rebuilt as JSON or CSV (§9.5).
 //! - [`run`]: [`execute`] ties them together for one query.
-//! - [`render`]: Keen's number and value rendering (§0).
+//! - [`render`]: Keen's number and value rendering (§0), as trees and as
+//!   text. Answers with `group_by` are written straight to JSON text
+//!   ([`Response::JsonText`]): one map per group cost more than the query
+//!   at tens of thousands of groups. The text is byte for byte what
+//!   serializing the tree gives; [`Response`] compares bodies as JSON and
+//!   [`Response::json`] parses text on demand. Group lists are ordered by
+//!   the string dictionary's cached sorted ids when they cover much of it.
 //!
 //! The engine is checked against a naive reference evaluator written from
 //! the spec (`crates/tally/tests/query_reference.rs`) and golden answers
