@@ -98,8 +98,9 @@ trait Off: Copy + Ord + Into<i64> {
     fn masked_min_max_64(chunk: &[Self], m: u64) -> Option<(i64, i64)>;
 }
 
-/// `BITS[b]`: byte `k` is bit `k` of `b`.
-static BITS: [[u8; 8]; 256] = {
+/// `BITS[b]`: byte `k` is bit `k` of `b`. A table, so that adding or
+/// copying a lane's bit stays a load (not a branch on it).
+pub(crate) static BITS: [[u8; 8]; 256] = {
     let mut t = [[0u8; 8]; 256];
     let mut b = 0;
     while b < 256 {

@@ -390,13 +390,11 @@ fn dict_order(
         }
     }
     let sorted = strs.sorted_ids();
-    let null_last = GVal::Val(Scalar::Null).cmp(&GVal::Val(Scalar::Str(String::new()))).is_gt();
     let s = sorted.iter().filter_map(|&id| {
         let i = at.get(id as usize).copied().unwrap_or(u32::MAX);
         (i != u32::MAX).then_some(i as usize)
     });
-    let all: Vec<usize> =
-        if null_last { s.chain(nulls).collect() } else { nulls.into_iter().chain(s).collect() };
+    let all = with_nulls(s, nulls);
     if all.len() != order.len() {
         return false;
     }
@@ -419,12 +417,20 @@ fn string_order(decoded: &[GVal<'_>], order: &mut [usize]) -> bool {
         }
     }
     sort_bytes(&mut strs);
-    let null_last = GVal::Val(Scalar::Null).cmp(&GVal::Val(Scalar::Str(String::new()))).is_gt();
-    let s = strs.iter().map(|&(_, _, i)| i);
-    let all: Vec<usize> =
-        if null_last { s.chain(nulls).collect() } else { nulls.into_iter().chain(s).collect() };
+    let all = with_nulls(strs.iter().map(|&(_, _, i)| i), nulls);
     order.copy_from_slice(&all);
     true
+}
+
+/// Sorted string groups and the null groups, the nulls placed where the
+/// canonical order puts null against strings.
+fn with_nulls(strs: impl Iterator<Item = usize>, nulls: Vec<usize>) -> Vec<usize> {
+    let null_last = GVal::Val(Scalar::Null).cmp(&GVal::Val(Scalar::Str(String::new()))).is_gt();
+    if null_last {
+        strs.chain(nulls).collect()
+    } else {
+        nulls.into_iter().chain(strs).collect()
+    }
 }
 
 /// Sorts `(_, bytes, index)` by bytes, then index: most significant

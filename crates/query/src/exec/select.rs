@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use roaring::RoaringBitmap;
 use tally_ingest::NumArray;
 
-use super::numeric::{slice, total_key, word_chunk, Slice};
+use super::numeric::{slice, total_key, word_chunk, Slice, BITS};
 use super::partial::LazyRows;
 use super::rows;
 use crate::model::Number;
@@ -306,22 +306,6 @@ impl Pass for Count<'_> {
     }
 }
 
-/// `BIT[b][k]`: bit `k` of `b`. A table, so that adding a lane's bit
-/// stays an add (not a branch on it).
-static BIT: [[u8; 8]; 256] = {
-    let mut t = [[0u8; 8]; 256];
-    let mut b = 0;
-    while b < 256 {
-        let mut k = 0;
-        while k < 8 {
-            t[b][k] = (b >> k & 1) as u8;
-            k += 1;
-        }
-        b += 1;
-    }
-    t
-};
-
 /// True when enough of a word's rows are selected that working on all 64
 /// lanes beats visiting the selected ones.
 #[inline]
@@ -337,7 +321,7 @@ fn count<T: Copy, const C: usize>(h: &mut [u32], chunk: &[T], m: u64, bin: impl 
     let len = h.len() / C;
     if let (Ok(c), true) = (<&[T; 64]>::try_from(chunk), dense(m)) {
         for (j, lanes) in c.chunks_exact(8).enumerate() {
-            let bits = &BIT[(m >> (8 * j)) as usize & 0xFF];
+            let bits = &BITS[(m >> (8 * j)) as usize & 0xFF];
             for k in 0..8 {
                 if let Some(n) = h.get_mut((k % C) * len + bin(lanes[k])) {
                     *n += u32::from(bits[k]);
