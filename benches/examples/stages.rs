@@ -19,7 +19,8 @@ fn main() {
     let lines: Vec<&[u8]> = input.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
 
     let limits = EventLimits::default();
-    let only = std::env::args().nth(2).filter(|a| a != "append");
+    let mode = std::env::args().nth(2);
+    let only = mode.clone().filter(|a| a != "append" && a != "ingest");
     if let Some(only) = only {
         single_thread(&lines, &limits, Some(&only));
         return;
@@ -28,7 +29,15 @@ fn main() {
         append_only(&lines);
         return;
     }
-    single_thread(&lines, &limits, None);
+    if mode.as_deref() != Some("ingest") {
+        stages(&lines, &limits, n);
+    }
+    ingest_timed(&input, n);
+}
+
+/// The parse and append stages, timed separately.
+fn stages(lines: &[&[u8]], limits: &EventLimits, n: usize) {
+    single_thread(lines, limits, None);
 
     let t = Instant::now();
     let total: usize = lines
@@ -42,7 +51,7 @@ fn main() {
                 // lines are {"coll": {event}}: skip to the inner object
                 let start = l.iter().position(|&c| c == b':').unwrap() + 1;
                 let inner = &l[start..l.len() - 1];
-                p.parse_at(inner, 0, &mut b, &limits).unwrap();
+                p.parse_at(inner, 0, &mut b, limits).unwrap();
             }
             b.len()
         })
@@ -50,26 +59,43 @@ fn main() {
     let parse = t.elapsed().as_secs_f64();
     println!("parse only (parallel): {:.2} s = {:.0}/s ({total})", parse, n as f64 / parse);
 
-    append_only(&lines);
+    append_only(lines);
+}
 
+/// Whole ingests (buffered, then synced): wall and CPU time of the ingest
+/// and of the flush that seals it.
+fn ingest_timed(input: &[u8], n: usize) {
     for d in [Durability::Buffered, Durability::Sync] {
         let dir = tempfile::tempdir().unwrap();
         let e = Engine::builder().with_data_dir(dir.path()).with_durability(d).open().unwrap();
         let (p, _) = e.project_or_create("b").unwrap();
-        let t = Instant::now();
-        let s = p.ingest_ndjson(&input[..], &NdjsonOptions::default(), &mut |_| {}).unwrap();
-        let ing = t.elapsed().as_secs_f64();
+        let (t, c0) = (Instant::now(), cpu_s());
+        let s = p.ingest_ndjson(input, &NdjsonOptions::default(), &mut |_| {}).unwrap();
+        let (ing, c1) = (t.elapsed().as_secs_f64(), cpu_s());
         let t = Instant::now();
         p.flush().unwrap();
-        let fl = t.elapsed().as_secs_f64();
+        let (fl, c2) = (t.elapsed().as_secs_f64(), cpu_s());
         println!(
-            "{d:?}: ingest {:.2} s, flush {:.2} s, total {:.0}/s ({} accepted)",
+            "{d:?}: ingest {:.2} s ({:.2} cpu-s), flush {:.2} s ({:.2} cpu-s), total {:.0}/s ({} accepted)",
             ing,
+            c1 - c0,
             fl,
+            c2 - c1,
             n as f64 / (ing + fl),
             s.accepted
         );
     }
+}
+
+/// CPU seconds (user + system) used by this process so far, from
+/// `/proc/self/stat` (0 where it cannot be read).
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
+    // utime and stime are fields 14 and 15 (11 and 12 after the name), in ticks.
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
 }
 
 /// Best of several single-threaded runs over (up to) the first 200,000
