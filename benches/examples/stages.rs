@@ -94,7 +94,8 @@ fn cpu_s() -> f64 {
     // Fields after the command name, which is in parentheses.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<f64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0.0)).collect();
-    // utime and stime are fields 14 and 15 (11 and 12 after the name), in ticks.
+    // utime and stime are fields 14 and 15 (11 and 12 after the name), in
+    // clock ticks of USER_HZ, which is 100 on Linux.
     (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
 }
 
