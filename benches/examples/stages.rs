@@ -129,6 +129,16 @@ fn single_thread(lines: &[&[u8]], limits: &EventLimits, only: Option<&str>) {
         });
         println!("parse inner only (1 thread): {inner:.0}/s");
     }
+    if run("ignored") {
+        // The floor of any serde_json pass: validate and skip every token.
+        let floor = per_core(lines, |l, b| {
+            let _: serde::de::IgnoredAny = serde_json::from_slice(l).unwrap();
+            if b.is_empty() {
+                p.parse_wrapped_at(l, 0, b, limits).unwrap(); // per_core checks b
+            }
+        });
+        println!("serde_json IgnoredAny (1 thread): {floor:.0}/s");
+    }
     if run("split") {
         // What ingest_ndjson did before the one-pass parser: split the
         // wrapper with a RawValue, then parse the inner event.
@@ -146,6 +156,11 @@ fn single_thread(lines: &[&[u8]], limits: &EventLimits, only: Option<&str>) {
             off += l.len() + 1;
         });
         println!("parse wrapped one pass (1 thread): {wrapped:.0}/s");
+        let mut b = FlatBatch::new();
+        for (i, l) in lines.iter().take(10_000).enumerate() {
+            p.parse_wrapped_at(l, i, &mut b, limits).unwrap();
+        }
+        println!("  arena bytes per event: {}", b.arena.len() / b.len().max(1));
     }
 }
 

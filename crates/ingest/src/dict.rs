@@ -91,7 +91,7 @@ fn value_bytes<'a>(bytes: &'a [u8], ends: &[u64], id: usize) -> &'a [u8] {
 /// `a == b`, comparing short values (most dictionary values) with a few
 /// word loads instead of a call to `memcmp`.
 #[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

@@ -68,6 +68,7 @@ use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::datetime::{parse_timestamp, parse_zoned_datetime};
+use crate::dict::same_bytes;
 use crate::error::{ErrorCode, IngestError, Limit, Result};
 use crate::flat::{EventLimits, FlatBatch, FlatEvent, FlatProp, FlatScalar, FlatValue, StrRef};
 
@@ -269,6 +270,7 @@ impl EventParser {
         self.scratch.key_bytes.clear();
         self.scratch.keys.clear();
         let props_start = batch.props.len();
+        let prev = batch_prev_props(batch);
         let mut ctx = Ctx {
             batch,
             limits,
@@ -279,6 +281,9 @@ impl EventParser {
             token: None,
             location: None,
             outer_levels: if wrapped { WRAPPER_LEVELS } else { 0 },
+            prev,
+            cursor: 0,
+            matched: None,
         };
         let mut de = serde_json::Deserializer::from_str(text);
         let parsed = if wrapped {
@@ -306,6 +311,12 @@ impl EventParser {
         });
         Ok(name)
     }
+}
+
+/// The props of the batch's last event: most events of a batch share
+/// their shape, so their leaf paths are found there (and not copied again).
+fn batch_prev_props(batch: &FlatBatch) -> Range<usize> {
+    batch.events.last().map_or(0..0, |e| e.props.start as usize..e.props.end as usize)
 }
 
 /// The event size rule (checked before parsing).
@@ -560,6 +571,14 @@ struct Ctx<'a> {
     location: Option<[f64; 2]>,
     /// serde_json containers around the event (the NDJSON wrapper).
     outer_levels: usize,
+    /// The previous event of the batch, whose leaf paths this event's are
+    /// matched against (see [`Ctx::match_path`]).
+    prev: Range<usize>,
+    /// Index into `prev` where the next leaf is expected.
+    cursor: usize,
+    /// The previous event's path equal to the current path, if the last
+    /// key matched one: the leaf reuses its bytes instead of a copy.
+    matched: Option<StrRef>,
 }
 
 impl Ctx<'_> {
@@ -620,8 +639,32 @@ impl Ctx<'_> {
 
     /// Appends a property at the current path (already counted).
     fn push_prop(&mut self, value: FlatValue) {
-        let path = self.batch.push_str(&self.s.path);
+        let path = match self.matched.take() {
+            Some(path) => path,
+            None => self.batch.push_str(&self.s.path),
+        };
         self.batch.props.push(FlatProp { path, value });
+    }
+
+    /// Looks for the current path among the next few leaf paths of the
+    /// previous event (from `cursor`); on a match the key was validated
+    /// then (under the same rules) and the leaf will share its bytes.
+    fn match_path(&mut self) -> bool {
+        /// Leaves of the previous event tried past the expected one (a
+        /// property missing from one of the two events).
+        const LOOKAHEAD: usize = 3;
+        self.matched = None;
+        let path = self.s.path.as_bytes();
+        let end = self.prev.end.min(self.prev.start + self.cursor + LOOKAHEAD);
+        for i in self.prev.start + self.cursor..end {
+            let r = self.batch.props[i].path;
+            if r.len as usize == path.len() && same_bytes(self.batch.str(r).as_bytes(), path) {
+                self.matched = Some(r);
+                self.cursor = i + 1 - self.prev.start;
+                return true;
+            }
+        }
+        false
     }
 
     fn str_scalar<E: de::Error>(&mut self, v: &str) -> std::result::Result<FlatScalar, E> {
@@ -728,9 +771,19 @@ impl Ctx<'_> {
         }
         path.push_str(k);
         let kind = if root && k == "keen" {
+            self.matched = None;
             KeyKind::Keen
         } else {
-            if let Some(problem) = name_problem(k, self.limits.max_property_name_chars) {
+            // A key that ends a leaf path of the previous event passed the
+            // name rules there, provided it is that path's last segment (a
+            // key with a dot would spell the same path from two keys) and
+            // within this call's length limit.
+            let known = self.match_path()
+                && k.len() <= self.limits.max_property_name_chars
+                && !k.contains('.');
+            let problem =
+                if known { None } else { name_problem(k, self.limits.max_property_name_chars) };
+            if let Some(problem) = problem {
                 if problem == NAME_TOO_LONG {
                     let what = format!("property name {}", self.path_quoted());
                     let max = self.limits.max_property_name_chars;
@@ -1403,6 +1456,31 @@ mod tests {
 
     fn nested(depth: usize) -> String {
         format!("{}1{}", r#"{"a":"#.repeat(depth + 1), "}".repeat(depth + 1))
+    }
+
+    /// Names are checked even where the path repeats the previous event's
+    /// (whose bytes the parser reuses): a dotted key spells a nested path,
+    /// and a tighter length limit applies to a name seen before.
+    #[test]
+    fn shared_paths_still_check_every_name() {
+        let limits = EventLimits::default();
+        let mut b = FlatBatch::new();
+        parse_event(br#"{"a": {"b": 1}, "c": 2}"#, &mut b, &limits).expect("valid");
+        let dotted = parse_event(br#"{"a.b": 1, "c": 2}"#, &mut b, &limits);
+        assert!(
+            matches!(&dotted, Err(e) if e.code() == ErrorCode::InvalidPropertyName),
+            "{dotted:?}"
+        );
+        parse_event(br#"{"long_name": 1}"#, &mut b, &limits).expect("valid");
+        let tight = EventLimits { max_property_name_chars: 4, ..limits };
+        let long = parse_event(br#"{"long_name": 1}"#, &mut b, &tight);
+        assert!(matches!(long, Err(IngestError::LimitExceeded { .. })), "{long:?}");
+        // Shared paths read back as written.
+        parse_event(br#"{"long_name": 2}"#, &mut b, &limits).expect("valid");
+        assert_eq!(b.len(), 3);
+        let last = &b.props_of(2)[0];
+        assert_eq!(b.str(last.path), "long_name");
+        assert_eq!(b.props_of(1)[0].path, last.path, "the path bytes are shared");
     }
 
     #[test]

@@ -219,7 +219,13 @@ impl Resolved {
                 let ty = p.value.value_type();
                 let path = batch.str(p.path);
                 let cid = match prev.get(j) {
-                    Some(&(pp, pty, pcid)) if pty == ty && batch.str(pp) == path => pcid,
+                    // A path shared with the previous event (see the parser) is the
+                    // same StrRef: no byte comparison.
+                    Some(&(pp, pty, pcid))
+                        if pty == ty && (pp == p.path || batch.str(pp) == path) =>
+                    {
+                        pcid
+                    }
                     _ => schema.id(path, ty).unwrap_or(UNKNOWN),
                 };
                 cur.push((p.path, ty, cid));

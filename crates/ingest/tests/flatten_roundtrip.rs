@@ -163,6 +163,50 @@ proptest! {
         prop_assert_eq!(rebuild(&flat), ev);
     }
 
+    /// Events of one batch share leaf paths with the event before them
+    /// (the parser reuses those bytes): each still reads back as written,
+    /// whatever mix of shared, missing and extra properties they have, and
+    /// also after a rejected event and an invalid name at a shared path.
+    #[test]
+    fn events_of_one_batch_read_back_with_shared_paths(
+        evs in prop::collection::vec(event(), 1..5),
+        drop_at in any::<prop::sample::Index>(),
+    ) {
+        let limits = EventLimits::default();
+        // Each event twice, then once with one top-level member dropped.
+        let mut inputs: Vec<Value> = Vec::new();
+        for ev in &evs {
+            inputs.push(ev.clone());
+            inputs.push(ev.clone());
+            let mut m = ev.as_object().cloned().unwrap_or_default();
+            if !m.is_empty() {
+                let k = m.keys().nth(drop_at.index(m.len())).cloned().expect("in range");
+                m.remove(&k);
+            }
+            inputs.push(Value::Object(m));
+        }
+        let mut batch = FlatBatch::new();
+        for (i, ev) in inputs.iter().enumerate() {
+            parse_event(&serde_json::to_vec(ev).expect("serializable"), &mut batch, &limits).expect("valid");
+            if i % 2 == 1 {
+                // A rejected event between two good ones leaves no trace.
+                let mut bad = serde_json::to_vec(ev).expect("serializable");
+                bad.truncate(bad.len() - 1);
+                if bad.len() > 1 {
+                    bad.push(b',');
+                }
+                bad.extend_from_slice(br#""bad.name":1}"#);
+                prop_assert!(parse_event(&bad, &mut batch, &limits).is_err());
+            }
+        }
+        prop_assert_eq!(batch.len(), inputs.len());
+        for (i, ev) in inputs.iter().enumerate() {
+            let mut model = Vec::new();
+            leaves("", ev, &mut model);
+            prop_assert_eq!(flat_list(&batch, i), model);
+        }
+    }
+
     #[test]
     fn batches_append_and_roll_back(a in event(), b in event()) {
         let limits = EventLimits::default();
