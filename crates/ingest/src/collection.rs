@@ -19,6 +19,17 @@
 //!    a segment, written as Parquet + index sidecar, new dictionary entries
 //!    appended, a fresh WAL started, and the manifest replaced atomically.
 //!
+//!    A full head of at least [`BACKGROUND_SEAL_MIN_ROWS`] rows is sealed
+//!    in the background, so the append that fills it does not wait for
+//!    the seal: under the lock the WAL is synced and a new log takes over
+//!    (its first record follows the head's last), the head is frozen and
+//!    appends go on into a fresh one. A thread builds the segment and
+//!    writes its files and the dictionary entries as of the freeze; the
+//!    next append, flush, snapshot or close after it is done commits the
+//!    manifest (the new log, the freeze's last record and schema) and
+//!    removes the old log. Snapshots read the frozen rows meanwhile. At
+//!    most one seal runs: a head that fills while one runs waits for it.
+//!
 //! A failed WAL write or fsync poisons the collection: it refuses writes
 //! until the engine is reopened (retrying after a failed fsync can lose
 //! acknowledged data).
@@ -28,11 +39,27 @@
 //! ```text
 //! <collection dir>/
 //!   MANIFEST                    current manifest (see crate::manifest)
-//!   wal-<first seq:016x>.log    the write-ahead log named by the manifest
+//!   wal-<first seq:016x>.log    the write-ahead log named by the manifest,
+//!                               and any later logs (see recovery)
 //!   seg-<id:016x>.parquet       sealed segment data (plain typed Parquet)
 //!   seg-<id:016x>.idx           its index sidecar (bitmaps, statistics)
 //!   dict-<column id:08x>.dict   append-only dictionary of one string/list column
 //! ```
+//!
+//! # Recovery
+//!
+//! Open loads the manifest, then replays the WAL chain past its
+//! `last_seq`: the log the manifest names, then every log whose name
+//! carries a larger first sequence number, in that order (a background
+//! seal that never committed leaves the manifest's log followed by the log
+//! that took over at its freeze). Each log must start exactly after the
+//! previous one ends, and every log but the last was synced whole before
+//! the next was created, so a gap, or a torn tail or missing header
+//! before the last log, is corruption naming the file; only the last log
+//! may have a torn tail, which is truncated and reported. Files the
+//! manifest does not name, other than the chain, are leftovers of an
+//! interrupted seal and are removed; the next seal removes the chain's
+//! older logs.
 //!
 //! # WAL record payload
 //!
@@ -80,15 +107,15 @@ use crate::event::EventParser;
 use crate::flat::{EventLimits, FlatBatch, FlatValue};
 use crate::head::{uniqueness_token_seen, BatchPlan, Head};
 use crate::manifest::{DictFileEntry, Manifest, MANIFEST_FILE};
-use crate::persist::{read_segment, write_segment};
+use crate::persist::{read_segment, write_segment, SegmentFiles};
 use crate::resolve::{next_instance, Catalog, Resolved};
 use crate::schema::{Schema, DEFAULT_MAX_COLUMNS};
 use crate::schema::{LOCATION_PATH, UNIQUENESS_TOKEN_PATH};
 use crate::segment::{build_segment, Segment};
 use crate::snapshot::Snapshot;
 use crate::storage::{read_all, replace_atomic, Storage};
-use crate::value::{EventId, SegmentId, SeqNo, ValueType};
-use crate::wal::{replay, TornTail, WalWriter};
+use crate::value::{ColumnId, EventId, SegmentId, SeqNo, ValueType};
+use crate::wal::{replay, replay_closed, TornTail, WalReplay, WalWriter};
 
 /// When acknowledged events become durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -224,10 +251,53 @@ struct Writer {
     unsynced_bytes: u64,
     /// Reused WAL payload buffer (no fresh pages per append).
     payload_buf: Vec<u8>,
+    /// A full head being sealed on a background thread.
+    sealing: Option<Sealing>,
+    /// Logs before the current one whose records are still in the head
+    /// (found after the manifest's log at open); removed by the next seal.
+    older_wals: Vec<String>,
+}
+
+/// Heads of at least this many rows are sealed on a background thread
+/// while appends go on into a fresh head; smaller ones seal inline (cheap,
+/// and deterministic for tests with tiny segments).
+pub const BACKGROUND_SEAL_MIN_ROWS: usize = 16_384;
+
+/// A full head handed to a background seal (see the module docs).
+struct Sealing {
+    /// The frozen rows.
+    head: Arc<Head>,
+    /// Snapshot parts covering `head` rows `[0, parts_upto)`.
+    parts: Vec<Arc<Segment>>,
+    parts_upto: usize,
+    /// The schema at the freeze: the manifest's once committed.
+    schema: Schema,
+    /// The last WAL record in `head`: the manifest's `last_seq` once committed.
+    last_seq: SeqNo,
+    /// The log that took over at the freeze: the manifest's `wal_file`.
+    wal_file: String,
+    /// Logs holding only `head`'s records, removed after the commit.
+    covered_wals: Vec<String>,
+    /// The thread writing the segment and dictionary files; `None` after
+    /// it failed (the collection is poisoned then).
+    job: Option<std::thread::JoinHandle<Result<SealOutput>>>,
+}
+
+/// What a seal wrote, to be committed in a manifest.
+struct SealOutput {
+    segment: Segment,
+    files: SegmentFiles,
+    dictionaries: Vec<DictFileEntry>,
 }
 
 fn wal_name(first_seq: SeqNo) -> String {
     format!("wal-{first_seq:016x}.log")
+}
+
+/// The first sequence number a log file's name carries (see [`wal_name`]).
+fn wal_first_seq(name: &str) -> Option<SeqNo> {
+    let hex = name.strip_prefix("wal-")?.strip_suffix(".log")?;
+    (hex.len() == 16).then(|| SeqNo::from_str_radix(hex, 16).ok()).flatten()
 }
 
 fn dict_name(column: u32) -> String {
@@ -245,6 +315,145 @@ fn replay_limits() -> EventLimits {
         max_property_name_chars: usize::MAX,
         max_list_len: usize::MAX,
     }
+}
+
+/// Each dictionary's length now: a seal persists exactly these entries.
+fn dict_lens(dicts: &Dicts) -> Vec<(ColumnId, u64)> {
+    dicts.iter().map(|(c, d)| (c, d.len() as u64)).collect()
+}
+
+/// Builds the segment of `head` and writes its files and the dictionary
+/// entries before `lens` (from the committed states `prev`), then syncs the
+/// directory: everything a manifest commit needs. Touches no in-memory
+/// state of the collection, so a background thread can run it.
+#[allow(clippy::too_many_arguments)]
+fn write_seal(
+    storage: &dyn Storage,
+    dir: &Path,
+    head: &Head,
+    schema: &Schema,
+    dicts: &Dicts,
+    seg_id: SegmentId,
+    prev: &[DictFileEntry],
+    lens: &[(ColumnId, u64)],
+) -> Result<SealOutput> {
+    let segment = build_segment(head, 0..head.len(), schema, dicts, seg_id);
+    let files = write_segment(storage, dir, &segment, schema, dicts)?;
+    let mut dictionaries = Vec::with_capacity(lens.len());
+    for &(column, len) in lens {
+        let Some(dict) = dicts.get(column) else { continue };
+        let state = prev
+            .iter()
+            .find(|d| d.column == column)
+            .map(|d| d.state)
+            .unwrap_or(DictFileState::default());
+        let file = dict_name(column);
+        let state = dict.append_prefix_to_file(storage, &dir.join(&file), state, len)?;
+        dictionaries.push(DictFileEntry { column, file, state });
+    }
+    storage.sync_dir(dir).map_err(|e| IngestError::io(dir, e))?;
+    Ok(SealOutput { segment, files, dictionaries })
+}
+
+/// Commits a written seal: the segment joins the in-memory set, then the
+/// manifest naming it (and `wal_file`, `last_seq`, `schema`) replaces the
+/// old one, then the logs in `covered` are removed. On error the
+/// collection must be poisoned: the durable state is still the old
+/// manifest with every log, which hold every acknowledged event.
+#[allow(clippy::too_many_arguments)]
+fn commit_seal(
+    storage: &dyn Storage,
+    dir: &Path,
+    w: &mut Writer,
+    out: SealOutput,
+    last_seq: SeqNo,
+    wal_file: String,
+    schema: Schema,
+    covered: Vec<String>,
+) -> Result<()> {
+    let mut manifest = w.manifest.clone();
+    manifest.generation += 1;
+    manifest.last_seq = last_seq;
+    manifest.wal_file = wal_file;
+    manifest.next_segment_id = out.files.id + 1;
+    manifest.segments.push(out.files);
+    manifest.schema = schema;
+    manifest.dictionaries = out.dictionaries;
+    w.segments.push(Arc::new(out.segment));
+    w.published = None;
+    let manifest_path = dir.join(MANIFEST_FILE);
+    replace_atomic(storage, &manifest_path, &manifest.encode()?)
+        .map_err(|e| IngestError::io(&manifest_path, e))?;
+    w.manifest = manifest;
+    for old in covered {
+        if old != w.manifest.wal_file {
+            let p = dir.join(&old);
+            storage.remove(&p).map_err(|e| IngestError::io(&p, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Commits the background seal if its thread is done (or, with `wait`,
+/// once it is). Its error poisons the collection and is returned; the
+/// frozen rows then stay readable.
+fn finish_seal(storage: &dyn Storage, dir: &Path, w: &mut Writer, wait: bool) -> Result<()> {
+    let Some(s) = &mut w.sealing else { return Ok(()) };
+    let Some(job) = s.job.as_ref() else {
+        return Err(IngestError::Internal("an earlier background seal failed".into()));
+    };
+    if !wait && !job.is_finished() {
+        return Ok(());
+    }
+    let job = s.job.take().expect("checked above");
+    let out = job
+        .join()
+        .unwrap_or_else(|_| Err(IngestError::Internal("the seal thread panicked".into())));
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            w.poisoned = true;
+            return Err(e);
+        }
+    };
+    let s = w.sealing.take().expect("checked above");
+    commit_seal(storage, dir, w, out, s.last_seq, s.wal_file, s.schema, s.covered_wals)
+        .inspect_err(|_| w.poisoned = true)
+}
+
+/// Appends the records of one replayed log past the manifest's `last_seq`
+/// to the head (one record is one batch: parsed whole, appended whole).
+#[allow(clippy::too_many_arguments)]
+fn replay_records(
+    replayed: &WalReplay,
+    wal_path: &Path,
+    manifest: &Manifest,
+    limits: &EventLimits,
+    head: &mut Head,
+    schema: &mut Schema,
+    dicts: &mut Dicts,
+    report: &mut OpenReport,
+) -> Result<()> {
+    for rec in &replayed.records {
+        if rec.seq <= manifest.last_seq {
+            continue;
+        }
+        let events = decode_wal_payload(&rec.payload, wal_path)?;
+        report.replayed_records += 1;
+        let not_replayable = |e: IngestError| {
+            IngestError::corrupt(wal_path, format!("record {} does not replay: {e}", rec.seq))
+        };
+        let mut parser = EventParser::new();
+        let mut batch = FlatBatch::new();
+        let mut rows = Vec::with_capacity(events.len());
+        for (i, ev) in events.iter().enumerate() {
+            parser.parse_at(ev.raw, 0, &mut batch, limits).map_err(not_replayable)?;
+            rows.push((i, ev.created_at, ev.id));
+        }
+        head.append_batch(&batch, &rows, schema, dicts).map_err(not_replayable)?;
+        report.replayed_events += events.len();
+    }
+    Ok(())
 }
 
 impl Collection {
@@ -302,10 +511,28 @@ impl Collection {
             manifest
         };
 
-        // Garbage from interrupted seals: anything the manifest does not name.
+        // The WAL chain: the manifest's log, then every later log (a
+        // background seal starts a new log at its freeze and names it in
+        // the manifest only when it commits).
+        let first_seq = wal_first_seq(&manifest.wal_file);
+        let mut later: Vec<(SeqNo, String)> = Vec::new();
+        for f in storage.list(&dir).map_err(|e| IngestError::io(&dir, e))? {
+            let fname = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if let (Some(first), Some(seq)) = (first_seq, wal_first_seq(&fname)) {
+                if seq > first {
+                    later.push((seq, fname));
+                }
+            }
+        }
+        later.sort();
+        let mut chain = vec![manifest.wal_file.clone()];
+        chain.extend(later.into_iter().map(|(_, name)| name));
+
+        // Garbage from interrupted seals: anything the manifest does not
+        // name, other than the WAL chain.
         let mut named: HashSet<String> = HashSet::new();
         named.insert(MANIFEST_FILE.to_string());
-        named.insert(manifest.wal_file.clone());
+        named.extend(chain.iter().cloned());
         for s in &manifest.segments {
             named.insert(s.parquet.name.clone());
             named.insert(s.index.name.clone());
@@ -346,40 +573,61 @@ impl Collection {
         });
         let segments = loaded.into_iter().collect::<Result<Vec<_>>>()?;
 
-        // WAL replay past the manifest.
-        let wal_path = dir.join(&manifest.wal_file);
-        let replayed = replay(&storage, &wal_path)?;
-        report.torn_tail = replayed.torn_tail;
+        // WAL replay past the manifest, log by log. Every log but the last
+        // was synced whole before the next one was created, and each starts
+        // where the one before it ends.
         let mut head = Head::new();
         let limits = replay_limits();
-        for rec in &replayed.records {
-            if rec.seq <= manifest.last_seq {
-                continue;
-            }
-            let events = decode_wal_payload(&rec.payload, &wal_path)?;
-            report.replayed_records += 1;
-            let not_replayable = |e: IngestError| {
-                IngestError::corrupt(&wal_path, format!("record {} does not replay: {e}", rec.seq))
+        let mut next_seq: Option<SeqNo> = None;
+        let mut last = None;
+        for (k, file) in chain.iter().enumerate() {
+            let wal_path = dir.join(file);
+            let is_last = k + 1 == chain.len();
+            let replayed = if is_last {
+                replay(&storage, &wal_path)?
+            } else {
+                replay_closed(&storage, &wal_path)?
             };
-            // One record is one batch: parse it whole, append it whole.
-            let mut parser = EventParser::new();
-            let mut batch = FlatBatch::new();
-            let mut rows = Vec::with_capacity(events.len());
-            for (i, ev) in events.iter().enumerate() {
-                parser.parse_at(ev.raw, 0, &mut batch, &limits).map_err(not_replayable)?;
-                rows.push((i, ev.created_at, ev.id));
+            if let (Some(expected), Some(first)) = (next_seq, replayed.first_seq) {
+                if first != expected {
+                    return Err(IngestError::corrupt(
+                        &wal_path,
+                        format!(
+                            "log starts at record {first}, the log before it ends at record {}",
+                            expected.saturating_sub(1)
+                        ),
+                    ));
+                }
             }
-            head.append_batch(&batch, &rows, &mut schema, &mut dicts).map_err(not_replayable)?;
-            report.replayed_events += events.len();
+            if replayed.first_seq.is_some() {
+                next_seq = Some(replayed.next_seq);
+            }
+            replay_records(
+                &replayed,
+                &wal_path,
+                &manifest,
+                &limits,
+                &mut head,
+                &mut schema,
+                &mut dicts,
+                &mut report,
+            )?;
+            if is_last {
+                report.torn_tail = replayed.torn_tail;
+                last = Some((wal_path, replayed));
+            }
         }
+        let (wal_path, replayed) = last.expect("the chain holds the manifest's log");
         let schema = schema.with_max_columns(opts.max_columns);
         let wal = if replayed.first_seq.is_none() {
             // The log's header never became durable: it holds no record.
             storage.remove(&wal_path).map_err(|e| IngestError::io(&wal_path, e))?;
-            WalWriter::create(storage.clone(), wal_path, manifest.last_seq + 1)?
+            let first = next_seq.unwrap_or(manifest.last_seq + 1);
+            WalWriter::create(storage.clone(), wal_path, first)?
         } else {
             WalWriter::open_append(storage.clone(), wal_path, &replayed)?
         };
+        let older_wals = chain[..chain.len() - 1].to_vec();
 
         let catalog = Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone() };
         let mut id_prefix = [0u8; 4];
@@ -400,6 +648,8 @@ impl Collection {
             poisoned: false,
             unsynced_bytes: 0,
             payload_buf: Vec::new(),
+            sealing: None,
+            older_wals,
         };
         let coll = Collection {
             inner: Arc::new(Inner {
@@ -481,6 +731,8 @@ impl Collection {
         if w.poisoned || w.wal.is_poisoned() {
             return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
         }
+        // A background seal that has finished commits now (never waits).
+        finish_seal(&*self.inner.storage, &self.inner.dir, &mut w, false)?;
         let now = self.inner.clock.now_ms();
         // Fast path: drop duplicate tokens, then plan every part's columns
         // once; if all new columns fit, every remaining event is accepted
@@ -596,7 +848,11 @@ impl Collection {
         // Seal only after the whole record is in the head: the seal marks
         // every WAL record so far as sealed.
         if w.head.len() >= self.inner.opts.segment_rows {
-            self.seal_locked(&mut w)?;
+            if w.head.len() >= BACKGROUND_SEAL_MIN_ROWS {
+                self.start_seal(&mut w).inspect_err(|_| w.poisoned = true)?;
+            } else {
+                self.seal_locked(&mut w)?;
+            }
         }
         Ok(outcomes)
     }
@@ -608,6 +864,7 @@ impl Collection {
         if w.poisoned {
             return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
         }
+        finish_seal(&*self.inner.storage, &self.inner.dir, &mut w, true)?;
         if w.head.is_empty() {
             if w.unsynced_bytes > 0 {
                 w.wal.sync().inspect_err(|_| w.poisoned = true)?;
@@ -644,72 +901,118 @@ impl Collection {
     fn seal_inner(&self, w: &mut Writer) -> Result<()> {
         let storage = &*self.inner.storage;
         let dir = &self.inner.dir;
+        finish_seal(storage, dir, w, true)?;
         if w.unsynced_bytes > 0 {
             w.wal.sync()?;
             w.unsynced_bytes = 0;
         }
         let seg_id = w.manifest.next_segment_id;
-        let n = w.head.len();
-        let seg = build_segment(&w.head, 0..n, &w.schema, &w.dicts, seg_id);
-        let files = write_segment(storage, dir, &seg, &w.schema, &w.dicts)?;
-
-        // Dictionaries: append the entries added since the last commit.
-        let mut dict_entries = Vec::new();
-        for (column, dict) in w.dicts.iter() {
-            let prev = w
-                .manifest
-                .dictionaries
-                .iter()
-                .find(|d| d.column == column)
-                .map(|d| d.state)
-                .unwrap_or(DictFileState::default());
-            let file = dict_name(column);
-            let state = dict.append_to_file(storage, &dir.join(&file), prev)?;
-            dict_entries.push(DictFileEntry { column, file, state });
-        }
-        storage.sync_dir(dir).map_err(|e| IngestError::io(dir, e))?;
-
+        let lens = dict_lens(&w.dicts);
+        let out = write_seal(
+            storage,
+            dir,
+            &w.head,
+            &w.schema,
+            &w.dicts,
+            seg_id,
+            &w.manifest.dictionaries,
+            &lens,
+        )?;
         // A fresh WAL for the rows that come after this seal.
-        let next_seq = w.wal.next_seq();
-        let new_wal = wal_name(next_seq);
-        let new_wal_path = dir.join(&new_wal);
-        if storage.exists(&new_wal_path).map_err(|e| IngestError::io(&new_wal_path, e))? {
-            storage.remove(&new_wal_path).map_err(|e| IngestError::io(&new_wal_path, e))?;
-        }
-        let wal = WalWriter::create(self.inner.storage.clone(), new_wal_path, next_seq)?;
-
-        let mut manifest = w.manifest.clone();
-        manifest.generation += 1;
-        manifest.last_seq = next_seq - 1;
-        let old_wal = std::mem::replace(&mut manifest.wal_file, new_wal);
-        manifest.next_segment_id = seg_id + 1;
-        manifest.segments.push(files);
-        manifest.schema = w.schema.clone();
-        manifest.dictionaries = dict_entries;
-        let manifest_path = dir.join(MANIFEST_FILE);
-        replace_atomic(storage, &manifest_path, &manifest.encode()?)
-            .map_err(|e| IngestError::io(&manifest_path, e))?;
-
-        // Committed: switch over in memory, then drop the old log.
-        w.manifest = manifest;
-        w.wal = wal;
-        w.segments.push(Arc::new(seg));
+        let (wal_file, covered) = self.next_wal(w)?;
+        let last_seq = w.wal.next_seq() - 1;
+        let schema = w.schema.clone();
         w.head = Head::new();
         w.frozen.clear();
         w.frozen_upto = 0;
-        w.published = None;
-        if old_wal != w.manifest.wal_file {
-            let p = dir.join(&old_wal);
-            storage.remove(&p).map_err(|e| IngestError::io(&p, e))?;
+        commit_seal(storage, dir, w, out, last_seq, wal_file, schema, covered)
+    }
+
+    /// Switches the writer to a new log for the records after the current
+    /// one (the current log is synced); returns its name and the logs whose
+    /// records are all before it. A current log without records is kept.
+    fn next_wal(&self, w: &mut Writer) -> Result<(String, Vec<String>)> {
+        let storage = &*self.inner.storage;
+        let next_seq = w.wal.next_seq();
+        let wal_file = wal_name(next_seq);
+        let path = self.inner.dir.join(&wal_file);
+        let mut covered = std::mem::take(&mut w.older_wals);
+        if w.wal.path() == path {
+            return Ok((wal_file, covered));
         }
+        if let Some(current) = w.wal.path().file_name() {
+            covered.push(current.to_string_lossy().into_owned());
+        }
+        if storage.exists(&path).map_err(|e| IngestError::io(&path, e))? {
+            storage.remove(&path).map_err(|e| IngestError::io(&path, e))?;
+        }
+        w.wal = WalWriter::create(self.inner.storage.clone(), path, next_seq)?;
+        Ok((wal_file, covered))
+    }
+
+    /// Freezes the full head and seals it on a background thread: the log
+    /// is switched first, so the head holds exactly the records of the
+    /// logs before the new one, and appends go on into a fresh head. The
+    /// seal commits (manifest, old logs removed) at the next append,
+    /// flush, snapshot or close after the thread is done; a seal still
+    /// running when the next head is full is waited for.
+    fn start_seal(&self, w: &mut Writer) -> Result<()> {
+        finish_seal(&*self.inner.storage, &self.inner.dir, w, true)?;
+        if w.unsynced_bytes > 0 {
+            w.wal.sync()?;
+            w.unsynced_bytes = 0;
+        }
+        let last_seq = w.wal.next_seq() - 1;
+        let (wal_file, covered_wals) = self.next_wal(w)?;
+        let head = Arc::new(std::mem::take(&mut w.head));
+        let schema = w.schema.clone();
+        let (storage, dir) = (self.inner.storage.clone(), self.inner.dir.clone());
+        let job = {
+            let (head, schema, dicts) = (head.clone(), schema.clone(), w.dicts.clone());
+            let (seg_id, prev, lens) =
+                (w.manifest.next_segment_id, w.manifest.dictionaries.clone(), dict_lens(&w.dicts));
+            std::thread::Builder::new()
+                .name("tally-seal".into())
+                .spawn(move || {
+                    write_seal(&*storage, &dir, &head, &schema, &dicts, seg_id, &prev, &lens)
+                })
+                .map_err(|e| IngestError::Internal(format!("cannot start a seal thread: {e}")))?
+        };
+        w.sealing = Some(Sealing {
+            head,
+            parts: std::mem::take(&mut w.frozen),
+            parts_upto: std::mem::take(&mut w.frozen_upto),
+            schema,
+            last_seq,
+            wal_file,
+            covered_wals,
+            job: Some(job),
+        });
+        w.published = None;
         Ok(())
     }
 
     /// An immutable read view including every acknowledged event.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         let mut w = self.lock();
+        // A finished background seal commits (an error poisons the
+        // collection; its rows stay readable from memory).
+        let _ = finish_seal(&*self.inner.storage, &self.inner.dir, &mut w, false);
         if let Some(s) = &w.published {
             return s.clone();
+        }
+        let Writer { sealing, next_part_id, dicts, .. } = &mut *w;
+        let mut sealing_parts = Vec::new();
+        if let Some(s) = sealing {
+            let n = s.head.len();
+            if s.parts_upto < n {
+                let id = *next_part_id;
+                *next_part_id += 1;
+                let part = build_segment(&s.head, s.parts_upto..n, &s.schema, dicts, id);
+                s.parts.push(Arc::new(part));
+                s.parts_upto = n;
+            }
+            sealing_parts.extend(s.parts.iter().cloned());
         }
         let n = w.head.len();
         if n > w.frozen_upto {
@@ -724,6 +1027,7 @@ impl Collection {
             w.frozen_upto = n;
         }
         let mut segments = w.segments.clone();
+        segments.extend(sealing_parts);
         segments.extend(w.frozen.iter().cloned());
         let snap = Arc::new(Snapshot::new(
             self.inner.name.clone(),
@@ -742,7 +1046,8 @@ impl Collection {
 
     /// Rows in the head (acknowledged, not yet sealed).
     pub fn head_rows(&self) -> usize {
-        self.lock().head.len()
+        let w = self.lock();
+        w.head.len() + w.sealing.as_ref().map_or(0, |s| s.head.len())
     }
 
     /// True when a failed write poisoned the collection.
@@ -755,7 +1060,13 @@ impl Drop for Inner {
     /// A clean close makes a buffered WAL durable (errors cannot be
     /// reported from here; call [`Collection::sync`] to see them).
     fn drop(&mut self) {
-        let w = self.writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        let Inner { writer, storage, dir, .. } = self;
+        let w = writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        // A background seal finishes and commits; were it abandoned, the
+        // next open would replay its rows from the logs (nothing is lost).
+        if finish_seal(&**storage, dir, w, true).is_err() {
+            w.poisoned = true;
+        }
         if w.unsynced_bytes > 0 && !w.poisoned && w.wal.sync().is_ok() {
             w.unsynced_bytes = 0;
         }

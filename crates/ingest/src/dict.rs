@@ -441,8 +441,21 @@ impl Dictionary {
         path: &Path,
         state: DictFileState,
     ) -> Result<DictFileState> {
+        self.append_prefix_to_file(storage, path, state, self.len() as u64)
+    }
+
+    /// [`Dictionary::append_to_file`] for the entries before `len` only
+    /// (the dictionary as it was when a background seal froze its head;
+    /// values added since then belong to later WAL records).
+    pub fn append_prefix_to_file(
+        &self,
+        storage: &dyn Storage,
+        path: &Path,
+        state: DictFileState,
+        len: u64,
+    ) -> Result<DictFileState> {
         let io = |e| IngestError::io(path, e);
-        let len = self.len() as u64;
+        let len = len.min(self.len() as u64);
         if state.entries > len {
             return Err(IngestError::Internal(format!(
                 "dictionary {} has {len} entries, manifest says {}",

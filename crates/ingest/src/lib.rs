@@ -87,7 +87,7 @@ mod wal;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use collection::{
     AppendOutcome, AppendPart, Collection, CollectionOptions, Durability, OpenReport,
-    BUFFERED_SYNC_BYTES, DEFAULT_SEGMENT_ROWS,
+    BACKGROUND_SEAL_MIN_ROWS, BUFFERED_SYNC_BYTES, DEFAULT_SEGMENT_ROWS,
 };
 pub use datetime::{format_datetime, parse_timestamp, parse_zoned_datetime};
 pub use dict::{
@@ -128,7 +128,8 @@ pub use storage::{read_all, replace_atomic, write_new, Storage, StorageFile};
 pub use storage_std::StdStorage;
 pub use value::{ColumnId, ColumnKey, DictId, EventId, RowId, SegmentId, SeqNo, ValueType};
 pub use wal::{
-    decode as decode_wal, encode_header, encode_record, replay as replay_wal, DecodedWal, TornTail,
-    WalDecodeError, WalHeader, WalRecord, WalReplay, WalWriter, MAX_RECORD_PAYLOAD, WAL_HEADER_LEN,
-    WAL_MAGIC, WAL_RECORD_HEADER_LEN, WAL_VERSION,
+    decode as decode_wal, encode_header, encode_record, replay as replay_wal,
+    replay_closed as replay_closed_wal, DecodedWal, TornTail, WalDecodeError, WalHeader, WalRecord,
+    WalReplay, WalWriter, MAX_RECORD_PAYLOAD, WAL_HEADER_LEN, WAL_MAGIC, WAL_RECORD_HEADER_LEN,
+    WAL_VERSION,
 };

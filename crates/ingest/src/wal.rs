@@ -420,6 +420,29 @@ pub fn replay(storage: &Arc<dyn Storage>, path: &Path) -> Result<WalReplay> {
     })
 }
 
+/// Reads a log that a later log follows (see the collection's WAL chain):
+/// it was synced whole before its successor was created, so unlike
+/// [`replay`] a torn tail or a missing header is corruption naming the
+/// file, and nothing is truncated.
+pub fn replay_closed(storage: &Arc<dyn Storage>, path: &Path) -> Result<WalReplay> {
+    let bytes = read_all(storage.as_ref(), path).map_err(|e| IngestError::io(path, e))?;
+    let decoded = decode(&bytes).map_err(|e| IngestError::corrupt(path, e.to_string()))?;
+    if decoded.torn_tail.is_some_and(|t| t.dropped_bytes > 0) || decoded.header.is_none() {
+        return Err(IngestError::corrupt(
+            path,
+            "a log followed by a later log ends in an incomplete record or header",
+        ));
+    }
+    Ok(WalReplay {
+        records: decoded.records,
+        next_seq: decoded.next_seq,
+        salt: decoded.header.map_or(0, |h| h.salt),
+        valid_len: decoded.valid_len,
+        torn_tail: None,
+        first_seq: decoded.header.map(|h| h.first_seq),
+    })
+}
+
 /// Appends records to one log file. `Send`; one writer per file.
 ///
 /// ```
