@@ -817,10 +817,50 @@ impl Collection {
         if accepted_parts.iter().all(|a| a.is_empty()) {
             return Ok(outcomes);
         }
+        let any_new = plans.iter().any(|p| p.new_columns > 0);
+        let events: usize = accepted_parts.iter().map(Vec::len).sum();
+        let durability = self.inner.opts.durability;
         let mut payload = std::mem::take(&mut w.payload_buf);
         let written = {
             let pieces = encode_wal_payload(&mut payload, parts, &accepted_parts, now);
-            w.write_wal(&pieces, self.inner.opts.durability)
+            let Writer { wal, unsynced_bytes, head, schema, dicts, .. } = &mut *w;
+            let apply = |head: &mut Head, schema: &mut Schema, dicts: &mut Dicts| {
+                for (((part, accepted), plan), &res) in
+                    parts.iter().zip(&accepted_parts).zip(plans).zip(&resolved)
+                {
+                    let rows: Vec<(usize, i64, EventId)> =
+                        accepted.iter().map(|&(i, id)| (i, now, id)).collect();
+                    head.apply_batch_resolved(part.batch, &rows, plan, res, schema, dicts);
+                }
+            };
+            if !any_new && events >= OVERLAP_MIN_EVENTS {
+                // The log write (a kernel copy of the raw events, and the
+                // fsync) runs beside the head append; both finish under the
+                // lock before anything is acknowledged or readable. If the
+                // write fails, the rows are taken out of the head again and
+                // the schema's event counts restored (no column was added);
+                // values interned meanwhile stay in their dictionaries,
+                // unused, and are never persisted: the collection is
+                // poisoned until it is reopened.
+                let rows_before = head.len();
+                let saved_schema = schema.clone();
+                let written = std::thread::scope(|s| {
+                    let log = s.spawn(|| write_wal_to(wal, unsynced_bytes, &pieces, durability));
+                    apply(head, schema, dicts);
+                    log.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+                });
+                if written.is_err() {
+                    head.truncate(rows_before);
+                    *schema = saved_schema;
+                }
+                written
+            } else {
+                let written = write_wal_to(wal, unsynced_bytes, &pieces, durability);
+                if written.is_ok() {
+                    apply(head, schema, dicts);
+                }
+                written
+            }
         };
         if payload.capacity() > 4 * payload.len() + (64 << 20) {
             payload.shrink_to(payload.len()); // do not keep a huge buffer after one big batch
@@ -830,15 +870,7 @@ impl Collection {
             w.poisoned = true;
             return Err(e);
         }
-        let any_new = plans.iter().any(|p| p.new_columns > 0);
-        let Writer { head, schema, dicts, .. } = &mut *w;
-        for (((part, accepted), plan), &res) in
-            parts.iter().zip(&accepted_parts).zip(plans).zip(&resolved)
-        {
-            let rows: Vec<(usize, i64, EventId)> =
-                accepted.iter().map(|&(i, id)| (i, now, id)).collect();
-            head.apply_batch_resolved(part.batch, &rows, plan, res, schema, dicts);
-        }
+        let Writer { schema, dicts, .. } = &mut *w;
         if any_new {
             // New columns (and their dictionaries): publish them for resolving.
             let catalog = Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone() };
@@ -1107,20 +1139,30 @@ impl EventIdGen {
     }
 }
 
-impl Writer {
-    fn write_wal(&mut self, payload: &[&[u8]], durability: Durability) -> Result<()> {
-        self.wal.append_vectored(payload)?;
-        self.unsynced_bytes += payload.iter().map(|p| p.len() as u64).sum::<u64>();
-        let must_sync = match durability {
-            Durability::Sync => true,
-            Durability::Buffered => self.unsynced_bytes >= BUFFERED_SYNC_BYTES,
-        };
-        if must_sync {
-            self.wal.sync()?;
-            self.unsynced_bytes = 0;
-        }
-        Ok(())
+/// Appends with at least this many events write their WAL record on a
+/// second thread while the head takes the rows (see
+/// [`Collection::append_resolved`]); smaller ones are not worth a thread.
+const OVERLAP_MIN_EVENTS: usize = 4096;
+
+/// Writes one WAL record and syncs as `durability` says (the writer's
+/// `write_wal`, on the fields it touches, so it can run beside the head).
+fn write_wal_to(
+    wal: &mut WalWriter,
+    unsynced_bytes: &mut u64,
+    payload: &[&[u8]],
+    durability: Durability,
+) -> Result<()> {
+    wal.append_vectored(payload)?;
+    *unsynced_bytes += payload.iter().map(|p| p.len() as u64).sum::<u64>();
+    let must_sync = match durability {
+        Durability::Sync => true,
+        Durability::Buffered => *unsynced_bytes >= BUFFERED_SYNC_BYTES,
+    };
+    if must_sync {
+        wal.sync()?;
+        *unsynced_bytes = 0;
     }
+    Ok(())
 }
 
 /// True when `token` was already stored (the token column's dictionary is

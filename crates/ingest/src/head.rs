@@ -171,6 +171,34 @@ impl Head {
                 .sum::<usize>()
     }
 
+    /// Drops every row from `rows` on (a no-op when the head is shorter):
+    /// undoes an append whose WAL write failed after the rows were added.
+    pub fn truncate(&mut self, rows: usize) {
+        if rows >= self.len() {
+            return;
+        }
+        self.timestamps.truncate(rows);
+        self.created_at.truncate(rows);
+        self.ids.truncate(rows);
+        for col in self.columns.iter_mut().flatten() {
+            let keep = col.rows.partition_point(|&r| (r as usize) < rows);
+            col.rows.truncate(keep);
+            match &mut col.values {
+                HeadValues::Str(v) => v.truncate(keep),
+                HeadValues::Num(v) => v.truncate(keep),
+                HeadValues::Bool(v) => v.truncate(keep),
+                HeadValues::Datetime(v) => v.truncate(keep),
+                HeadValues::List { offsets, elems } => {
+                    offsets.truncate(keep + 1);
+                    let end = *offsets.last().expect("offsets keep their leading 0") as usize;
+                    elems.truncate(end);
+                }
+                HeadValues::Null => {}
+                HeadValues::Geo(v) => v.truncate(keep),
+            }
+        }
+    }
+
     /// Appends many events of `batch` as new rows, in order: `rows[k] =
     /// (event index, created_at, id)`. Equivalent to calling
     /// [`Head::append`] for each, but resolves each property's column once
