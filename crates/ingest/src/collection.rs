@@ -13,7 +13,11 @@
 //! 3. The events that pass are written as ONE WAL record (a batch is wholly
 //!    in the log or wholly out) and, with [`Durability::Sync`], fsynced.
 //! 4. Only then are they appended to the head, and the call returns: the
-//!    events are acknowledged.
+//!    events are acknowledged. (An append of at least 4,096 events that
+//!    adds no column appends to the head while a second thread writes the
+//!    record; both finish under the writer lock, so nothing is readable
+//!    before the record is written, and a failed write takes the rows out
+//!    of the head again.)
 //! 5. When the head reaches [`CollectionOptions::segment_rows`] (or on
 //!    [`Collection::flush`]), it is sealed: sorted by `keen.timestamp` into
 //!    a segment, written as Parquet + index sidecar, new dictionary entries
