@@ -1007,12 +1007,17 @@ impl Collection {
             let (head, schema, dicts) = (head.clone(), schema.clone(), w.dicts.clone());
             let (seg_id, prev, lens) =
                 (w.manifest.next_segment_id, w.manifest.dictionaries.clone(), dict_lens(&w.dicts));
-            std::thread::Builder::new()
-                .name("tally-seal".into())
-                .spawn(move || {
-                    write_seal(&*storage, &dir, &head, &schema, &dicts, seg_id, &prev, &lens)
-                })
-                .map_err(|e| IngestError::Internal(format!("cannot start a seal thread: {e}")))?
+            std::thread::Builder::new().name("tally-seal".into()).spawn(move || {
+                write_seal(&*storage, &dir, &head, &schema, &dicts, seg_id, &prev, &lens)
+            })
+        };
+        // Without a thread the frozen rows still stay readable (as a failed
+        // seal's do) and the caller poisons the collection.
+        let (job, failed) = match job {
+            Ok(job) => (Some(job), None),
+            Err(e) => {
+                (None, Some(IngestError::Internal(format!("cannot start a seal thread: {e}"))))
+            }
         };
         w.sealing = Some(Sealing {
             head,
@@ -1022,10 +1027,10 @@ impl Collection {
             last_seq,
             wal_file,
             covered_wals,
-            job: Some(job),
+            job,
         });
         w.published = None;
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// An immutable read view including every acknowledged event.
