@@ -902,10 +902,7 @@ impl Collection {
         }
         finish_seal(&*self.inner.storage, &self.inner.dir, &mut w, true)?;
         if w.head.is_empty() {
-            if w.unsynced_bytes > 0 {
-                w.wal.sync().inspect_err(|_| w.poisoned = true)?;
-                w.unsynced_bytes = 0;
-            }
+            w.sync_wal().inspect_err(|_| w.poisoned = true)?;
             return Ok(());
         }
         self.seal_locked(&mut w)
@@ -917,11 +914,7 @@ impl Collection {
         if w.poisoned {
             return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
         }
-        if w.unsynced_bytes > 0 {
-            w.wal.sync().inspect_err(|_| w.poisoned = true)?;
-            w.unsynced_bytes = 0;
-        }
-        Ok(())
+        w.sync_wal().inspect_err(|_| w.poisoned = true)
     }
 
     fn seal_locked(&self, w: &mut Writer) -> Result<()> {
@@ -938,10 +931,7 @@ impl Collection {
         let storage = &*self.inner.storage;
         let dir = &self.inner.dir;
         finish_seal(storage, dir, w, true)?;
-        if w.unsynced_bytes > 0 {
-            w.wal.sync()?;
-            w.unsynced_bytes = 0;
-        }
+        w.sync_wal()?;
         let seg_id = w.manifest.next_segment_id;
         let lens = dict_lens(&w.dicts);
         let out = write_seal(
@@ -955,8 +945,8 @@ impl Collection {
             &lens,
         )?;
         // A fresh WAL for the rows that come after this seal.
-        let (wal_file, covered) = self.next_wal(w)?;
         let last_seq = w.wal.next_seq() - 1;
+        let (wal_file, covered) = self.next_wal(w)?;
         let schema = w.schema.clone();
         w.head = Head::new();
         w.frozen.clear();
@@ -994,10 +984,7 @@ impl Collection {
     /// running when the next head is full is waited for.
     fn start_seal(&self, w: &mut Writer) -> Result<()> {
         finish_seal(&*self.inner.storage, &self.inner.dir, w, true)?;
-        if w.unsynced_bytes > 0 {
-            w.wal.sync()?;
-            w.unsynced_bytes = 0;
-        }
+        w.sync_wal()?;
         let last_seq = w.wal.next_seq() - 1;
         let (wal_file, covered_wals) = self.next_wal(w)?;
         let head = Arc::new(std::mem::take(&mut w.head));
@@ -1145,6 +1132,18 @@ impl EventIdGen {
             let _ = getrandom::fill(&mut self.prefix);
         }
         EventId(id)
+    }
+}
+
+impl Writer {
+    /// Makes every record written so far durable (a no-op when nothing is
+    /// unsynced). Callers poison the collection on error.
+    fn sync_wal(&mut self) -> Result<()> {
+        if self.unsynced_bytes > 0 {
+            self.wal.sync()?;
+            self.unsynced_bytes = 0;
+        }
+        Ok(())
     }
 }
 

@@ -281,8 +281,8 @@ impl EventParser {
             token: None,
             location: None,
             outer_levels: if wrapped { WRAPPER_LEVELS } else { 0 },
+            cursor: prev.start,
             prev,
-            cursor: 0,
             matched: None,
         };
         let mut de = serde_json::Deserializer::from_str(text);
@@ -574,7 +574,7 @@ struct Ctx<'a> {
     /// The previous event of the batch, whose leaf paths this event's are
     /// matched against (see [`Ctx::match_path`]).
     prev: Range<usize>,
-    /// Index into `prev` where the next leaf is expected.
+    /// Prop index (within `prev`) where the next leaf is expected.
     cursor: usize,
     /// The previous event's path equal to the current path, if the last
     /// key matched one: the leaf reuses its bytes instead of a copy.
@@ -655,12 +655,11 @@ impl Ctx<'_> {
         const LOOKAHEAD: usize = 3;
         self.matched = None;
         let path = self.s.path.as_bytes();
-        let end = self.prev.end.min(self.prev.start + self.cursor + LOOKAHEAD);
-        for i in self.prev.start + self.cursor..end {
+        for i in self.cursor..self.prev.end.min(self.cursor + LOOKAHEAD) {
             let r = self.batch.props[i].path;
-            if r.len as usize == path.len() && same_bytes(self.batch.str(r).as_bytes(), path) {
+            if same_bytes(self.batch.str(r).as_bytes(), path) {
                 self.matched = Some(r);
-                self.cursor = i + 1 - self.prev.start;
+                self.cursor = i + 1;
                 return true;
             }
         }

@@ -3,20 +3,26 @@
 
 use std::sync::Arc;
 
-use tally::{Durability, Engine, FixedClock};
-use tally_ingest::{CrashModel, SimStorage, Storage};
+use tally::{Durability, Engine, EngineBuilder, FixedClock};
+use tally_ingest::{CrashModel, FaultKind, Persistence, SimStorage, Storage};
 
 const NOW: i64 = 1_718_202_920_123;
 
-fn open(storage: &SimStorage, d: Durability) -> Engine {
+/// An engine builder over `storage` with the tests' data dir and clock.
+fn builder(storage: &SimStorage) -> EngineBuilder {
     let s: Arc<dyn Storage> = Arc::new(storage.clone());
-    Engine::builder()
-        .with_data_dir("/data")
-        .with_storage(s)
-        .with_clock(FixedClock::at(NOW))
-        .with_durability(d)
-        .open()
-        .unwrap()
+    Engine::builder().with_data_dir("/data").with_storage(s).with_clock(FixedClock::at(NOW))
+}
+
+/// The faults every storage call is failed with in turn, one run each.
+const FAULTS: [(FaultKind, Persistence); 3] = [
+    (FaultKind::Eio, Persistence::Once),
+    (FaultKind::ShortWrite, Persistence::Once),
+    (FaultKind::Enospc, Persistence::Always),
+];
+
+fn open(storage: &SimStorage, d: Durability) -> Engine {
+    builder(storage).with_durability(d).open().unwrap()
 }
 
 fn rows(e: &Engine) -> usize {
@@ -93,7 +99,6 @@ fn a_clean_close_makes_a_buffered_log_durable() {
 /// reopening the durable image recovers every acknowledged event.
 #[test]
 fn io_errors_at_every_call_are_typed_and_lose_nothing_acknowledged() {
-    use tally_ingest::{FaultKind, Persistence};
     // Probe: how many storage calls does the workload make?
     let probe = SimStorage::new();
     let workload = |sim: &SimStorage| -> Vec<i64> {
@@ -172,7 +177,6 @@ fn io_errors_at_every_call_are_typed_and_lose_nothing_acknowledged() {
 #[test]
 fn ndjson_over_parallel_collections_survives_crashes_and_io_errors() {
     use tally::NdjsonOptions;
-    use tally_ingest::{FaultKind, Persistence};
     const COLLS: [&str; 3] = ["a", "b", "c"];
     let input = |call: usize| {
         let mut s = String::new();
@@ -243,11 +247,7 @@ fn ndjson_over_parallel_collections_survives_crashes_and_io_errors() {
     }
     let calls = probe.op_count();
     for n in 0..calls {
-        for (kind, persistence) in [
-            (FaultKind::Eio, Persistence::Once),
-            (FaultKind::ShortWrite, Persistence::Once),
-            (FaultKind::Enospc, Persistence::Always),
-        ] {
+        for (kind, persistence) in FAULTS {
             let sim = SimStorage::new().fail_at(n, kind, persistence);
             let acked = std::panic::catch_unwind(|| workload(&sim))
                 .unwrap_or_else(|_| panic!("panic with {kind:?}/{persistence:?} at call {n}"));
@@ -287,11 +287,7 @@ fn a_crash_during_a_background_seal_keeps_every_acknowledged_event() {
     for extra in [0usize, 3, 40] {
         let sim = SimStorage::new();
         {
-            let s: Arc<dyn Storage> = Arc::new(sim.clone());
-            let e = Engine::builder()
-                .with_data_dir("/data")
-                .with_storage(s)
-                .with_clock(FixedClock::at(NOW))
+            let e = builder(&sim)
                 .with_segment_rows(tally_ingest::BACKGROUND_SEAL_MIN_ROWS)
                 .open()
                 .unwrap();
@@ -321,7 +317,6 @@ fn a_crash_during_a_background_seal_keeps_every_acknowledged_event() {
 #[test]
 fn a_failed_log_write_beside_the_head_append_leaves_no_unacknowledged_row() {
     use tally::NdjsonOptions;
-    use tally_ingest::{FaultKind, Persistence};
     const PER_CALL: usize = 5_000; // one block, above the overlap threshold
     let input = |call: usize| {
         let mut s = String::new();
@@ -334,15 +329,7 @@ fn a_failed_log_write_beside_the_head_append_leaves_no_unacknowledged_row() {
     let opts = NdjsonOptions { collection: Some("c".into()), ..Default::default() };
     // Returns (events acknowledged, rows the live engine shows).
     let workload = |sim: &SimStorage| -> (usize, usize) {
-        let s: Arc<dyn Storage> = Arc::new(sim.clone());
-        let Ok(e) = Engine::builder()
-            .with_data_dir("/data")
-            .with_storage(s)
-            .with_clock(FixedClock::at(NOW))
-            .open()
-        else {
-            return (0, 0);
-        };
+        let Ok(e) = builder(sim).open() else { return (0, 0) };
         let Ok((p, _)) = e.project_or_create("p") else { return (0, 0) };
         let mut acked = 0;
         for input in &inputs {
@@ -359,23 +346,13 @@ fn a_failed_log_write_beside_the_head_append_leaves_no_unacknowledged_row() {
     let calls = probe.op_count();
     let mut failed_runs = 0;
     for n in 0..calls {
-        for (kind, persistence) in [
-            (FaultKind::Eio, Persistence::Once),
-            (FaultKind::ShortWrite, Persistence::Once),
-            (FaultKind::Enospc, Persistence::Always),
-        ] {
+        for (kind, persistence) in FAULTS {
             let sim = SimStorage::new().fail_at(n, kind, persistence);
             let (acked, live) = workload(&sim);
             failed_runs += usize::from(acked < 2 * PER_CALL);
             assert_eq!(live, acked, "{kind:?} at call {n}: live rows vs acknowledged");
             let image = sim.crash_image(CrashModel::PowerLossClean, n);
-            let s: Arc<dyn Storage> = Arc::new(image);
-            let Ok(e) = Engine::builder()
-                .with_data_dir("/data")
-                .with_storage(s)
-                .with_clock(FixedClock::at(NOW))
-                .open()
-            else {
+            let Ok(e) = builder(&image).open() else {
                 assert_eq!(acked, 0, "{kind:?} at call {n}: acknowledged but cannot reopen");
                 continue;
             };
