@@ -400,8 +400,7 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedWal, WalDecodeError> {
 /// [`IngestError::Corrupt`] naming the file for mid-log corruption, a
 /// sequence gap or a bad header.
 pub fn replay(storage: &Arc<dyn Storage>, path: &Path) -> Result<WalReplay> {
-    let bytes = read_all(storage.as_ref(), path).map_err(|e| IngestError::io(path, e))?;
-    let decoded = decode(&bytes).map_err(|e| IngestError::corrupt(path, e.to_string()))?;
+    let decoded = read_log(storage, path)?;
     if let Some(tail) = decoded.torn_tail.filter(|t| t.dropped_bytes > 0) {
         let truncate = || -> io::Result<()> {
             let mut file = storage.open_append(path)?;
@@ -410,14 +409,25 @@ pub fn replay(storage: &Arc<dyn Storage>, path: &Path) -> Result<WalReplay> {
         };
         truncate().map_err(|e| IngestError::io(path, e))?;
     }
-    Ok(WalReplay {
+    Ok(into_replay(decoded))
+}
+
+/// Reads and decodes the log at `path` (storage errors and mid-log
+/// corruption name the file).
+fn read_log(storage: &Arc<dyn Storage>, path: &Path) -> Result<DecodedWal> {
+    let bytes = read_all(storage.as_ref(), path).map_err(|e| IngestError::io(path, e))?;
+    decode(&bytes).map_err(|e| IngestError::corrupt(path, e.to_string()))
+}
+
+fn into_replay(decoded: DecodedWal) -> WalReplay {
+    WalReplay {
         records: decoded.records,
         next_seq: decoded.next_seq,
         salt: decoded.header.map_or(0, |h| h.salt),
         valid_len: decoded.valid_len,
         torn_tail: decoded.torn_tail,
         first_seq: decoded.header.map(|h| h.first_seq),
-    })
+    }
 }
 
 /// Reads a log that a later log follows (see the collection's WAL chain):
@@ -425,22 +435,14 @@ pub fn replay(storage: &Arc<dyn Storage>, path: &Path) -> Result<WalReplay> {
 /// [`replay`] a torn tail or a missing header is corruption naming the
 /// file, and nothing is truncated.
 pub fn replay_closed(storage: &Arc<dyn Storage>, path: &Path) -> Result<WalReplay> {
-    let bytes = read_all(storage.as_ref(), path).map_err(|e| IngestError::io(path, e))?;
-    let decoded = decode(&bytes).map_err(|e| IngestError::corrupt(path, e.to_string()))?;
+    let decoded = read_log(storage, path)?;
     if decoded.torn_tail.is_some_and(|t| t.dropped_bytes > 0) || decoded.header.is_none() {
         return Err(IngestError::corrupt(
             path,
             "a log followed by a later log ends in an incomplete record or header",
         ));
     }
-    Ok(WalReplay {
-        records: decoded.records,
-        next_seq: decoded.next_seq,
-        salt: decoded.header.map_or(0, |h| h.salt),
-        valid_len: decoded.valid_len,
-        torn_tail: None,
-        first_seq: decoded.header.map(|h| h.first_seq),
-    })
+    Ok(WalReplay { torn_tail: None, ..into_replay(decoded) })
 }
 
 /// Appends records to one log file. `Send`; one writer per file.
