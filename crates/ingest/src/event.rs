@@ -655,9 +655,16 @@ impl Ctx<'_> {
         const LOOKAHEAD: usize = 3;
         self.matched = None;
         let path = self.s.path.as_bytes();
+        let arena = self.batch.arena.as_bytes();
         for i in self.cursor..self.prev.end.min(self.cursor + LOOKAHEAD) {
             let r = self.batch.props[i].path;
-            if same_bytes(self.batch.str(r).as_bytes(), path) {
+            // Lengths first; then the bytes, without `str` slicing's
+            // char-boundary checks.
+            if r.len as usize == path.len()
+                && arena
+                    .get(r.start as usize..(r.start + r.len) as usize)
+                    .is_some_and(|b| same_bytes(b, path))
+            {
                 self.matched = Some(r);
                 self.cursor = i + 1;
                 return true;
@@ -734,12 +741,12 @@ impl Ctx<'_> {
         let prefix = self.s.path.len();
         let keys_start = self.s.keys.len();
         let key_bytes_start = self.s.key_bytes.len();
-        let mut wide: Option<HashSet<u64>> = None;
+        let mut siblings = Siblings { wide: None, unmatched: 0 };
         while let Some(kind) = map.next_key_seed(KeySeed {
             ctx: self,
             prefix,
             keys_start,
-            wide: &mut wide,
+            siblings: &mut siblings,
             root: depth == 0,
         })? {
             match kind {
@@ -760,7 +767,7 @@ impl Ctx<'_> {
         k: &str,
         prefix: usize,
         keys_start: usize,
-        wide: &mut Option<HashSet<u64>>,
+        siblings: &mut Siblings,
         root: bool,
     ) -> std::result::Result<KeyKind, E> {
         let path = &mut self.s.path;
@@ -769,6 +776,7 @@ impl Ctx<'_> {
             path.push('.');
         }
         path.push_str(k);
+        let mut matched = false;
         let kind = if root && k == "keen" {
             self.matched = None;
             KeyKind::Keen
@@ -777,9 +785,11 @@ impl Ctx<'_> {
             // name rules there, provided it is that path's last segment (a
             // key with a dot would spell the same path from two keys) and
             // within this call's length limit.
+            // (An inline scan: `contains` calls memchr, slow on short keys.)
             let known = self.match_path()
                 && k.len() <= self.limits.max_property_name_chars
-                && !k.contains('.');
+                && !k.bytes().any(|b| b == b'.');
+            matched = known;
             let problem =
                 if known { None } else { name_problem(k, self.limits.max_property_name_chars) };
             if let Some(problem) = problem {
@@ -800,7 +810,16 @@ impl Ctx<'_> {
             KeyKind::Prop
         };
         let fp = fingerprint(k.as_bytes());
-        if self.is_duplicate(k.as_bytes(), fp, keys_start, wide) {
+        // Two keys that each matched a leaf of the previous event are
+        // distinct: that event's leaf paths are distinct and each is matched
+        // at most once (the cursor only moves forward). So a matched key can
+        // only repeat an unmatched sibling, and only needs a look when the
+        // object has one.
+        let check = !matched || siblings.unmatched > 0;
+        if !matched {
+            siblings.unmatched += 1;
+        }
+        if check && self.is_duplicate(k.as_bytes(), fp, keys_start, &mut siblings.wide) {
             let msg = format!("duplicate key in object: {}", self.path_quoted());
             return Err(self.fail_code(ErrorCode::InvalidEvent, msg));
         }
@@ -906,8 +925,16 @@ struct KeySeed<'c, 'a, 'w> {
     ctx: &'c mut Ctx<'a>,
     prefix: usize,
     keys_start: usize,
-    wide: &'w mut Option<HashSet<u64>>,
+    siblings: &'w mut Siblings,
     root: bool,
+}
+
+/// Duplicate-detection state of one object's keys.
+struct Siblings {
+    /// Hashes of the keys of a wide object, built on first need.
+    wide: Option<HashSet<u64>>,
+    /// Keys so far that did not match a leaf of the previous event.
+    unmatched: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_, '_, '_> {
@@ -923,7 +950,7 @@ impl<'de> Visitor<'de> for KeySeed<'_, '_, '_> {
         f.write_str("a property name")
     }
     fn visit_str<E: de::Error>(self, k: &str) -> std::result::Result<KeyKind, E> {
-        self.ctx.key(k, self.prefix, self.keys_start, self.wide, self.root)
+        self.ctx.key(k, self.prefix, self.keys_start, self.siblings, self.root)
     }
 }
 
@@ -1480,6 +1507,32 @@ mod tests {
         let last = &b.props_of(2)[0];
         assert_eq!(b.str(last.path), "long_name");
         assert_eq!(b.props_of(1)[0].path, last.path, "the path bytes are shared");
+    }
+
+    #[test]
+    fn keys_matching_the_previous_event_are_still_checked_for_duplicates() {
+        let limits = EventLimits::default();
+        let dup = |b: &mut FlatBatch, event: &str| {
+            let r = parse_event(event.as_bytes(), b, &limits);
+            assert!(
+                matches!(&r, Err(e) if e.code() == ErrorCode::InvalidEvent
+                    && e.to_string().contains("duplicate key")),
+                "{event}: {r:?}"
+            );
+        };
+        let mut b = FlatBatch::new();
+        parse_event(br#"{"p": 1, "q": 1, "r": 1, "a": 1}"#, &mut b, &limits).expect("valid");
+        // Both keys match the previous event's leaf "a" in turn...
+        dup(&mut b, r#"{"a": 1, "a": 2}"#);
+        // ...or the first is an object (not a leaf) and the second, reached
+        // after the cursor moved on, matches "a".
+        dup(&mut b, r#"{"a": {"z": 1}, "p": 1, "q": 1, "a": 1}"#);
+        dup(&mut b, r#"{"p": 1, "q": 1, "r": 1, "a": 1, "p": 2}"#);
+        // Nested objects whose keys all match, then one repeats.
+        parse_event(br#"{"o": {"x": 1, "y": 2}}"#, &mut b, &limits).expect("valid");
+        dup(&mut b, r#"{"o": {"x": 1, "y": 2, "x": 3}}"#);
+        parse_event(br#"{"o": {"x": 1, "y": 2}}"#, &mut b, &limits).expect("valid");
+        assert_eq!(b.len(), 3);
     }
 
     #[test]
