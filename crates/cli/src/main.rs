@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 use serde_json::json;
-use tally::{ApiKey, Clock as _, Engine, Error, KeyKind, NdjsonOptions, Project, Response};
+use tally::{ApiKey, Clock as _, Engine, Error, KeyedProject, NdjsonOptions, Response};
 
 /// Tally: an embedded, Keen-compatible event analytics engine.
 #[derive(Debug, Parser)]
@@ -55,6 +55,9 @@ enum Command {
     Project(ProjectCmd),
     /// Run Keen queries (keen-semantics §2): print each response body.
     Query(QueryArgs),
+    /// Manage access keys (keen-semantics §8.5; master key only).
+    #[command(subcommand)]
+    Keys(KeysCmd),
     /// Generate a seeded sample, ingest it and run representative queries.
     Demo(DemoArgs),
 }
@@ -110,6 +113,47 @@ struct DemoArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum KeysCmd {
+    /// Create an access key from its JSON definition; prints the key JSON,
+    /// the only time the key itself is shown.
+    Create {
+        /// The definition: name, is_active, permitted, options.
+        #[arg(long)]
+        json: String,
+    },
+    /// List access keys (`"key": null`, `key_prefix` shown).
+    List,
+    /// Show one access key (by its text or its 8-character prefix).
+    Get {
+        /// The key or its prefix.
+        key: String,
+    },
+    /// Update an access key: members sent replace the stored ones.
+    Update {
+        /// The key or its prefix.
+        key: String,
+        /// Members to replace: name, is_active, permitted, options.
+        #[arg(long)]
+        json: String,
+    },
+    /// Revoke an access key (refused like an unknown key from then on).
+    Revoke {
+        /// The key or its prefix.
+        key: String,
+    },
+    /// Reactivate a revoked access key.
+    Unrevoke {
+        /// The key or its prefix.
+        key: String,
+    },
+    /// Delete an access key for good.
+    Delete {
+        /// The key or its prefix.
+        key: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ProjectCmd {
     /// Create a project; prints its id and keys (shown only here).
     Create {
@@ -148,8 +192,16 @@ fn open_engine(g: &Global) -> Result<Engine, Error> {
     Engine::builder().with_data_dir(g.data_dir()).open()
 }
 
-/// The project named by `--project`, created on first use.
-fn project(engine: &Engine, g: &Global) -> Result<Project, Error> {
+/// The project named by `--project` as the caller sees it: with `--key`,
+/// through that key (the project must exist; every command is then checked
+/// exactly as the library checks it); without, as the local operator
+/// (master), the project created on first use.
+fn project(engine: &Engine, g: &Global) -> Result<KeyedProject, Error> {
+    if let Some(key) = &g.key {
+        // An unknown project answers like an unknown key.
+        let p = engine.project(&g.project).map_err(|_| Error::InvalidApiKey)?;
+        return p.with_key(&ApiKey::from_text(key));
+    }
     let (p, keys) = engine.project_or_create(&g.project)?;
     if let Some(k) = keys {
         eprintln!(
@@ -157,20 +209,33 @@ fn project(engine: &Engine, g: &Global) -> Result<Project, Error> {
             json!({"created_project": p.id(), "keys": {"master": k.master.expose(), "write": k.write.expose(), "read": k.read.expose()}})
         );
     }
-    Ok(p)
+    Ok(p.as_operator())
 }
 
-/// Checks `--key` against the kinds allowed; no key = master (local operator).
-fn authorize(p: &Project, g: &Global, allowed: &[KeyKind]) -> Result<(), Error> {
-    let Some(key) = &g.key else { return Ok(()) };
-    let kind = p.authenticate(&ApiKey::from_text(key))?;
-    if allowed.contains(&kind) {
-        Ok(())
-    } else if allowed == [KeyKind::Master] {
-        Err(Error::AdminOnly)
-    } else {
-        Err(Error::InvalidApiKey)
+fn parse_json_arg(flag: &str, text: &str) -> Result<serde_json::Value, Error> {
+    serde_json::from_str(text).map_err(|e| Error::InvalidParameter {
+        name: flag.into(),
+        reason: format!("not JSON: {e}"),
+    })
+}
+
+fn keys(g: &Global, cmd: &KeysCmd) -> Result<u8, Fail> {
+    let engine = open_engine(g)?;
+    let p = project(&engine, g)?;
+    match cmd {
+        KeysCmd::Create { json } => {
+            print_json(&p.create_access_key(&parse_json_arg("--json", json)?)?)
+        }
+        KeysCmd::List => print_json(&p.access_keys()?),
+        KeysCmd::Get { key } => print_json(&p.access_key(key)?),
+        KeysCmd::Update { key, json } => {
+            print_json(&p.update_access_key(key, &parse_json_arg("--json", json)?)?)
+        }
+        KeysCmd::Revoke { key } => print_json(&p.revoke_access_key(key)?),
+        KeysCmd::Unrevoke { key } => print_json(&p.unrevoke_access_key(key)?),
+        KeysCmd::Delete { key } => p.delete_access_key(key)?,
     }
+    Ok(0)
 }
 
 fn run(cli: Cli) -> Result<u8, Fail> {
@@ -180,10 +245,9 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Schema { collection } => {
             let engine = open_engine(g)?;
             let p = project(&engine, g)?;
-            authorize(&p, g, &[KeyKind::Master, KeyKind::Read])?;
             match collection {
                 Some(c) => print_json(&p.collection_schema(c)?),
-                None => print_json(&p.schema()),
+                None => print_json(&p.schema()?),
             }
             Ok(0)
         }
@@ -199,12 +263,15 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         }
         Command::Project(ProjectCmd::Show) => {
             let engine = open_engine(g)?;
-            let p = engine.project(&g.project)?;
-            authorize(&p, g, &[KeyKind::Master])?;
-            print_json(&project_json(&p));
+            let p = match &g.key {
+                Some(_) => project(&engine, g)?,
+                None => engine.project(&g.project)?.as_operator(),
+            };
+            print_json(&p.describe()?);
             Ok(0)
         }
         Command::Query(a) => query(g, a),
+        Command::Keys(cmd) => keys(g, cmd),
         Command::Demo(a) => demo(g, a),
     }
 }
@@ -229,7 +296,12 @@ fn print_response(r: &Response) {
 }
 
 /// Runs `body` `repeat` times; returns the last answer and the median time.
-fn run_query(p: &Project, body: &str, now_ms: i64, repeat: u32) -> (Result<Response, Error>, f64) {
+fn run_query(
+    p: &KeyedProject,
+    body: &str,
+    now_ms: i64,
+    repeat: u32,
+) -> (Result<Response, Error>, f64) {
     let mut times = Vec::with_capacity(repeat as usize);
     let mut last = None;
     for _ in 0..repeat {
@@ -265,7 +337,6 @@ fn query(g: &Global, a: &QueryArgs) -> Result<u8, Fail> {
     };
     let engine = open_engine(g)?;
     let p = project(&engine, g)?;
-    authorize(&p, g, &[KeyKind::Master, KeyKind::Read])?;
     let lines: Vec<(usize, String)> = match (&a.query, &a.file) {
         (Some(q), _) => vec![(1, q.clone())],
         (None, Some(f)) => {
@@ -298,24 +369,6 @@ fn query(g: &Global, a: &QueryArgs) -> Result<u8, Fail> {
     Ok(if ok { 0 } else { 1 })
 }
 
-fn project_json(p: &Project) -> serde_json::Value {
-    let base = format!("/3.0/projects/{}", p.id());
-    let events: Vec<_> = p
-        .collection_names()
-        .into_iter()
-        .map(|n| json!({"name": n, "url": format!("{base}/events/{n}")}))
-        .collect();
-    json!({
-        "id": p.id(),
-        "name": p.name(),
-        "url": base,
-        "events_url": format!("{base}/events"),
-        "queries_url": format!("{base}/queries"),
-        "events": events,
-        "saved_queries": [],
-    })
-}
-
 fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
@@ -335,7 +388,6 @@ fn progress_bar(total: Option<u64>) -> Option<indicatif::ProgressBar> {
 fn ingest(g: &Global, a: &IngestArgs) -> Result<u8, Fail> {
     let engine = open_engine(g)?;
     let p = project(&engine, g)?;
-    authorize(&p, g, &[KeyKind::Master, KeyKind::Write])?;
     let (reader, total): (Box<dyn Read>, Option<u64>) = if a.file == "-" {
         (Box::new(std::io::stdin().lock()), None)
     } else {
@@ -416,6 +468,7 @@ fn demo(g: &Global, a: &DemoArgs) -> Result<u8, Fail> {
     };
     let engine = Engine::builder().with_data_dir(&data_dir).open()?;
     let (p, _) = engine.project_or_create(&g.project)?;
+    let operator = p.as_operator();
     eprintln!(
         "tally demo: generating {} events (seed {}) into {}",
         a.events,
@@ -458,7 +511,7 @@ fn demo(g: &Global, a: &DemoArgs) -> Result<u8, Fail> {
     println!("\nqueries (now = 2024-03-31T00:00:00.000Z):");
     let mut failed = 0;
     for q in DEMO_QUERIES {
-        let (r, ms) = run_query(&p, q, now_ms, 1);
+        let (r, ms) = run_query(&operator, q, now_ms, 1);
         println!("\n> {q}");
         match r {
             Ok(resp) => print_response(&resp),

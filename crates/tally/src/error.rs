@@ -80,5 +80,20 @@ impl Error {
     }
 }
 
+impl From<tally_keys::KeysError> for Error {
+    fn from(e: tally_keys::KeysError) -> Self {
+        use tally_keys::KeysError as K;
+        match e {
+            K::InvalidApiKey => Error::InvalidApiKey,
+            K::AdminOnly => Error::AdminOnly,
+            K::InvalidParameter { name, reason } => Error::InvalidParameter { name, reason },
+            other => Error::Io {
+                path: "os random source".into(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        }
+    }
+}
+
 /// The facade's result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -21,7 +21,9 @@ use tally_ingest::{
 };
 
 use crate::error::{Error, Result};
+use crate::keyed::merge_autofill;
 use crate::project::Project;
+use serde_json::Map;
 
 /// Bytes read per NDJSON block (split at a line end).
 pub const NDJSON_BLOCK_BYTES: usize = 8 << 20;
@@ -363,6 +365,7 @@ impl Project {
         &self,
         lines: &[(u64, &[u8])],
         opts: &NdjsonOptions,
+        autofill: Option<&Map<String, serde_json::Value>>,
         limits: &EventLimits,
     ) -> Parsed {
         let mut p = Parsed { groups: Vec::new(), errors: Vec::new() };
@@ -429,10 +432,17 @@ impl Project {
             let before = before.expect("a mark is taken before every parse into a group");
             let ev = group.batch.events.last().expect("the parser pushed one event");
             let event = &line[ev.raw.clone()];
-            let rewritten = match &opts.infer_timestamp_from {
-                Some(from) if ev.timestamp.is_none() => infer_into(event, from),
-                _ => None,
-            };
+            // An access key's autofill first (it wins on its paths, also as
+            // the source of an inferred timestamp), then the inference.
+            let mut rewritten = autofill.and_then(|fill| merge_autofill(event, fill));
+            if let Some(from) = &opts.infer_timestamp_from {
+                if ev.timestamp.is_none() {
+                    let base = rewritten.as_deref().unwrap_or(event);
+                    if let Some(r) = infer_into(base, from) {
+                        rewritten = Some(r);
+                    }
+                }
+            }
             if let Some(rewritten) = rewritten {
                 group.batch.truncate(before);
                 if let Err(e) = parser.parse_at(&rewritten, 0, &mut group.batch, limits) {
@@ -606,6 +616,18 @@ impl Project {
         opts: &NdjsonOptions,
         progress: &mut dyn FnMut(u64),
     ) -> Result<IngestSummary> {
+        self.ingest_ndjson_with(reader, opts, None, progress)
+    }
+
+    /// [`Project::ingest_ndjson`] with an access key's autofill merged into
+    /// every event.
+    pub(crate) fn ingest_ndjson_with<R: Read>(
+        &self,
+        reader: R,
+        opts: &NdjsonOptions,
+        autofill: Option<&Map<String, serde_json::Value>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<IngestSummary> {
         if let Some(c) = &opts.collection {
             validate_collection_name(c)?;
         }
@@ -664,7 +686,7 @@ impl Project {
                 let parser = s.spawn(move || {
                     lines
                         .par_chunks(per)
-                        .map(|chunk| self.parse_lines(chunk, opts, limits))
+                        .map(|chunk| self.parse_lines(chunk, opts, autofill, limits))
                         .collect::<Vec<Parsed>>()
                 });
                 let read = input.read_block(buf);
@@ -691,6 +713,16 @@ impl Project {
     /// malformed document or one over the batch limits fails as a whole
     /// with nothing stored.
     pub fn record_batch(&self, body: &[u8]) -> Result<BatchResponse> {
+        self.record_batch_with(body, None)
+    }
+
+    /// [`Project::record_batch`] with an access key's autofill merged into
+    /// every event.
+    pub(crate) fn record_batch_with(
+        &self,
+        body: &[u8],
+        autofill: Option<&Map<String, serde_json::Value>>,
+    ) -> Result<BatchResponse> {
         if body.len() > MAX_BATCH_BYTES {
             return Err(Error::InvalidBatch(format!(
                 "payload breaks the batch size limit ({} > {MAX_BATCH_BYTES} bytes)",
@@ -720,8 +752,20 @@ impl Project {
             let mut slots: HashMap<usize, usize> = HashMap::new();
             let mut idxs = Vec::new();
             for (pos, ev) in events.iter().enumerate() {
-                let bytes = ev.get().as_bytes();
-                match parse_event(bytes, &mut batch, &limits) {
+                let given = ev.get().as_bytes();
+                let merged;
+                let mut bytes = given;
+                let mark = batch.mark();
+                let mut parsed = parse_event(given, &mut batch, &limits);
+                if let (Ok(()), Some(fill)) = (&parsed, autofill) {
+                    // Checked as sent first, then stored as merged (the
+                    // limits apply to the merged event).
+                    batch.truncate(mark);
+                    merged = merge_autofill(given, fill).unwrap_or_else(|| given.to_vec());
+                    bytes = &merged;
+                    parsed = parse_event(bytes, &mut batch, &limits);
+                }
+                match parsed {
                     Ok(()) => {
                         let start = raw.len();
                         raw.extend_from_slice(bytes);

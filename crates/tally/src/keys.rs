@@ -1,192 +1,128 @@
-//! Project keys: generation, digests, constant-time comparison.
+//! Project keys and access keys (keen-semantics §8): resolution of a
+//! caller's key, and access-key management (§8.5) on a [`Project`].
 //!
-//! Keys are 64 uppercase hex characters (256 bits from the OS random
-//! source). Only their SHA-256 digests are stored; a key is shown once, in
-//! the answer that creates it.
+//! Key material and the authorisation rules live in [`tally_keys`]; this
+//! module keeps a project's access keys in `access_keys.json` (digests
+//! only, see [`tally_keys::store`]) and resolves keys. Every change is
+//! written (atomically) before it is visible, and takes effect for the
+//! next request.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use serde_json::Value;
+use tally_keys::{AccessKeyDef, AccessKeyStore, Principal};
 
 use crate::error::{Error, Result};
+use crate::project::Project;
 
-/// A secret API key. `Debug` and `Display` redact it; use
-/// [`ApiKey::expose`] to get the text when it must be shown to its owner.
-#[derive(Clone)]
-pub struct ApiKey(String);
+pub use tally_keys::{ApiKey, KeyDigest, KeyDigests, KeyKind, ProjectKeys};
 
-impl ApiKey {
-    /// A fresh random key from the OS random source.
-    pub fn generate() -> Result<ApiKey> {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).map_err(|e| Error::Io {
-            path: "os random source".into(),
-            source: std::io::Error::other(e.to_string()),
-        })?;
-        Ok(ApiKey(hex::encode_upper(bytes)))
-    }
+/// The access-key file inside a project directory.
+pub(crate) const ACCESS_KEYS_FILE: &str = "access_keys.json";
 
-    /// Wraps a key given by a caller (not validated: an invalid key simply
-    /// matches nothing).
-    pub fn from_text(text: &str) -> ApiKey {
-        ApiKey(text.to_string())
-    }
-
-    /// The key's text. Only for showing the key to its owner once.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The SHA-256 digest stored at rest.
-    pub fn digest(&self) -> KeyDigest {
-        KeyDigest(Sha256::digest(self.0.as_bytes()).into())
-    }
+fn no_such_key() -> Error {
+    Error::NotFound { what: "access key".into() }
 }
 
-impl fmt::Debug for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiKey(<redacted>)")
-    }
-}
-
-impl fmt::Display for ApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-/// A SHA-256 key digest, compared in constant time.
-#[derive(Clone, Copy, Serialize, Deserialize)]
-pub struct KeyDigest(#[serde(with = "hex_digest")] [u8; 32]);
-
-impl KeyDigest {
-    /// Constant-time equality on the fixed 32 bytes.
-    pub fn ct_eq(&self, other: &KeyDigest) -> bool {
-        let mut diff = 0u8;
-        for (a, b) in self.0.iter().zip(other.0.iter()) {
-            diff |= a ^ b;
+impl Project {
+    /// Who `key` is: one of the project's three keys, or an active access
+    /// key. An unknown, malformed or revoked key is
+    /// [`Error::InvalidApiKey`], identical in every case.
+    pub fn principal(&self, key: &ApiKey) -> Result<Principal> {
+        let digest = key.digest();
+        let kind = self.key_digests().classify_digest(&digest);
+        let store = self.access_key_store();
+        let access = store.find_digest(&digest).map(|r| r.def.clone());
+        match (kind, access) {
+            (Some(KeyKind::Master), _) => Ok(Principal::Master),
+            (Some(KeyKind::Write), _) => Ok(Principal::Write),
+            (Some(KeyKind::Read), _) => Ok(Principal::Read),
+            (_, Some(def)) if def.is_active => Ok(Principal::Access(def)),
+            _ => Err(Error::InvalidApiKey),
         }
-        diff == 0
-    }
-}
-
-impl fmt::Debug for KeyDigest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyDigest({}…)", &hex::encode(self.0)[..8])
-    }
-}
-
-mod hex_digest {
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&hex::encode(d))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
-        let s = String::deserialize(d)?;
-        let v = hex::decode(&s).map_err(serde::de::Error::custom)?;
-        v.try_into().map_err(|_| serde::de::Error::custom("digest must be 32 bytes"))
-    }
-}
-
-/// The kind of a project key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    /// Everything.
-    Master,
-    /// Record events.
-    Write,
-    /// Queries and schema.
-    Read,
-}
-
-/// The three keys of a new project, shown once.
-#[derive(Debug, Clone)]
-pub struct ProjectKeys {
-    /// The master key.
-    pub master: ApiKey,
-    /// The write key.
-    pub write: ApiKey,
-    /// The read key.
-    pub read: ApiKey,
-}
-
-impl ProjectKeys {
-    /// Three fresh keys.
-    pub fn generate() -> Result<ProjectKeys> {
-        Ok(ProjectKeys {
-            master: ApiKey::generate()?,
-            write: ApiKey::generate()?,
-            read: ApiKey::generate()?,
+    /// Which kind of key `key` is (see [`Project::principal`]).
+    pub fn authenticate(&self, key: &ApiKey) -> Result<KeyKind> {
+        Ok(match self.principal(key)? {
+            Principal::Master => KeyKind::Master,
+            Principal::Write => KeyKind::Write,
+            Principal::Read => KeyKind::Read,
+            Principal::Access(_) => KeyKind::Access,
         })
     }
+
+    /// Creates an access key from a definition (keen-semantics §8.3) and
+    /// answers the full key JSON, the only answer that shows the secret.
+    pub fn create_access_key(&self, definition: &Value) -> Result<Value> {
+        let def = AccessKeyDef::from_json(definition)?;
+        let now = self.now_ms();
+        let (key, record) = self.change_access_keys(|s| Ok(s.create(def, now)?))?;
+        Ok(record.to_json(self.id(), Some(&key)))
+    }
+
+    /// Every access key, in creation order, with `"key": null`.
+    pub fn access_keys(&self) -> Vec<Value> {
+        let store = self.access_key_store();
+        store.records().iter().map(|r| r.to_json(self.id(), None)).collect()
+    }
+
+    /// One access key, named by its text (or its unique 8-character
+    /// `key_prefix`), with `"key": null`.
+    pub fn access_key(&self, key: &str) -> Result<Value> {
+        let store = self.access_key_store();
+        store.get(key).map(|r| r.to_json(self.id(), None)).ok_or_else(no_such_key)
+    }
+
+    /// Updates an access key (keen-semantics §8.5): members sent replace
+    /// the stored ones, the whole `options` object included.
+    pub fn update_access_key(&self, key: &str, body: &Value) -> Result<Value> {
+        let record = self.change_access_keys(|s| s.update(key, body)?.ok_or_else(no_such_key))?;
+        Ok(record.to_json(self.id(), None))
+    }
+
+    /// Revokes an access key (`is_active` false): it is then refused like
+    /// an unknown key.
+    pub fn revoke_access_key(&self, key: &str) -> Result<Value> {
+        let record =
+            self.change_access_keys(|s| s.set_active(key, false).ok_or_else(no_such_key))?;
+        Ok(record.to_json(self.id(), None))
+    }
+
+    /// Reactivates a revoked access key.
+    pub fn unrevoke_access_key(&self, key: &str) -> Result<Value> {
+        let record =
+            self.change_access_keys(|s| s.set_active(key, true).ok_or_else(no_such_key))?;
+        Ok(record.to_json(self.id(), None))
+    }
+
+    /// Deletes an access key for good.
+    pub fn delete_access_key(&self, key: &str) -> Result<()> {
+        self.change_access_keys(|s| if s.delete(key) { Ok(()) } else { Err(no_such_key()) })
+    }
+
+    /// Applies `f` to a copy of the store, writes the copy, then makes it
+    /// current; on any error nothing changes.
+    fn change_access_keys<T>(&self, f: impl FnOnce(&mut AccessKeyStore) -> Result<T>) -> Result<T> {
+        let mut current = self.access_key_store_mut();
+        let mut next = current.clone();
+        let out = f(&mut next)?;
+        let path = self.dir().join(ACCESS_KEYS_FILE);
+        tally_ingest::replace_atomic(self.storage(), &path, &next.encode())
+            .map_err(|e| Error::io(&path, e))?;
+        *current = next;
+        Ok(out)
+    }
 }
 
-/// The digests of a project's keys, as stored in `project.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeyDigests {
-    /// Master key digest.
-    pub master: KeyDigest,
-    /// Write key digest.
-    pub write: KeyDigest,
-    /// Read key digest.
-    pub read: KeyDigest,
-}
-
-impl KeyDigests {
-    /// Digests of `keys`.
-    pub fn of(keys: &ProjectKeys) -> KeyDigests {
-        KeyDigests {
-            master: keys.master.digest(),
-            write: keys.write.digest(),
-            read: keys.read.digest(),
-        }
+/// Reads a project's access keys (none when the file does not exist).
+pub(crate) fn load_access_keys(
+    storage: &dyn tally_ingest::Storage,
+    dir: &std::path::Path,
+) -> Result<AccessKeyStore> {
+    let path = dir.join(ACCESS_KEYS_FILE);
+    if !storage.exists(&path).map_err(|e| Error::io(&path, e))? {
+        return Ok(AccessKeyStore::new());
     }
-
-    /// Which project key `key` is, if any. Every digest is compared, so the
-    /// time taken does not depend on which one matched.
-    pub fn classify(&self, key: &ApiKey) -> Option<KeyKind> {
-        let d = key.digest();
-        let m = self.master.ct_eq(&d);
-        let w = self.write.ct_eq(&d);
-        let r = self.read.ct_eq(&d);
-        if m {
-            Some(KeyKind::Master)
-        } else if w {
-            Some(KeyKind::Write)
-        } else if r {
-            Some(KeyKind::Read)
-        } else {
-            None
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_64_upper_hex_and_distinct() {
-        let k = ProjectKeys::generate().unwrap();
-        for key in [&k.master, &k.write, &k.read] {
-            assert_eq!(key.expose().len(), 64);
-            assert!(key.expose().chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)));
-        }
-        assert_ne!(k.master.expose(), k.write.expose());
-        let d = KeyDigests::of(&k);
-        assert_eq!(d.classify(&k.master), Some(KeyKind::Master));
-        assert_eq!(d.classify(&k.write), Some(KeyKind::Write));
-        assert_eq!(d.classify(&k.read), Some(KeyKind::Read));
-        assert_eq!(d.classify(&ApiKey::from_text("nope")), None);
-    }
-
-    #[test]
-    fn debug_and_display_redact() {
-        let k = ApiKey::generate().unwrap();
-        assert!(!format!("{k:?}").contains(k.expose()));
-        assert!(!format!("{k}").contains(k.expose()));
-    }
+    let bytes = tally_ingest::read_all(storage, &path).map_err(|e| Error::io(&path, e))?;
+    AccessKeyStore::decode(&bytes, &path.display().to_string())
+        .map_err(|reason| Error::Corrupt { path: path.display().to_string(), reason })
 }

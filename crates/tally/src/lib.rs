@@ -49,6 +49,7 @@
 mod engine;
 mod error;
 mod ingest;
+mod keyed;
 mod keys;
 mod project;
 mod query;
@@ -62,6 +63,7 @@ pub use ingest::{
     BatchResponse, EventResult, IngestSummary, LineError, NdjsonOptions, MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS, MAX_REPORTED_ERRORS, NDJSON_BLOCK_BYTES,
 };
+pub use keyed::KeyedProject;
 pub use keys::{ApiKey, KeyDigest, KeyDigests, KeyKind, ProjectKeys};
 pub use project::{Project, ProjectInfo};
 pub use query::{ExtractionDelivery, ExtractionSink, FileExtractionSink, EXTRACTION_ACK};
@@ -70,6 +72,7 @@ pub use tally_ingest::{
     Clock, Collection, CollectionOptions, Durability, EventLimits, FixedClock, Snapshot,
     SystemClock,
 };
+pub use tally_keys::{Operation, Principal, Scope};
 pub use tally_query::{
     parse_analysis, parse_query, parse_query_str, Query, QueryError, QueryErrorCode, Response,
 };

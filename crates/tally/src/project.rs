@@ -34,7 +34,7 @@ impl Env {
     }
 }
 use crate::error::{Error, Result};
-use crate::keys::{ApiKey, KeyDigests, KeyKind, ProjectKeys};
+use crate::keys::{KeyDigests, ProjectKeys};
 
 /// The project file inside a project directory.
 pub(crate) const PROJECT_FILE: &str = "project.json";
@@ -70,6 +70,8 @@ struct ProjectInner {
     file: ProjectFile,
     collections: RwLock<BTreeMap<String, Collection>>,
     open_reports: RwLock<Vec<(String, OpenReport)>>,
+    /// Access keys; writers hold the write lock while the file is replaced.
+    access_keys: RwLock<tally_keys::AccessKeyStore>,
 }
 
 impl std::fmt::Debug for Project {
@@ -120,6 +122,7 @@ impl Project {
                 file,
                 collections: RwLock::new(BTreeMap::new()),
                 open_reports: RwLock::new(Vec::new()),
+                access_keys: RwLock::new(tally_keys::AccessKeyStore::new()),
             }),
         })
     }
@@ -132,6 +135,7 @@ impl Project {
             path: path.display().to_string(),
             reason: e.to_string(),
         })?;
+        let access_keys = crate::keys::load_access_keys(&*storage, &dir)?;
         let mut collections = BTreeMap::new();
         let mut reports = Vec::new();
         let cdir = dir.join("collections");
@@ -159,6 +163,7 @@ impl Project {
                 file,
                 collections: RwLock::new(collections),
                 open_reports: RwLock::new(reports),
+                access_keys: RwLock::new(access_keys),
             }),
         })
     }
@@ -209,10 +214,31 @@ impl Project {
         self.inner.open_reports.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Which of this project's keys `key` is; unknown keys are
-    /// [`Error::InvalidApiKey`].
-    pub fn authenticate(&self, key: &ApiKey) -> Result<KeyKind> {
-        self.inner.file.keys.classify(key).ok_or(Error::InvalidApiKey)
+    /// The digests of the project's three keys.
+    pub(crate) fn key_digests(&self) -> &KeyDigests {
+        &self.inner.file.keys
+    }
+
+    pub(crate) fn access_key_store(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, tally_keys::AccessKeyStore> {
+        self.inner.access_keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn access_key_store_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, tally_keys::AccessKeyStore> {
+        self.inner.access_keys.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The project directory.
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        &self.inner.dir
+    }
+
+    /// The engine's storage.
+    pub(crate) fn storage(&self) -> &dyn tally_ingest::Storage {
+        &*self.inner.engine.storage
     }
 
     /// Sorted collection names.

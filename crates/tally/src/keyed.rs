@@ -1,0 +1,293 @@
+//! [`KeyedProject`]: a project as one API key sees it.
+//!
+//! A [`Project`] is the embedding service's own, trusted handle: it acts
+//! as the master key. Requests on behalf of a key holder (a tenant, a
+//! dashboard, the CLI's `--key`) go through a [`KeyedProject`]. Every one
+//! of its entry points starts with the same step: resolve the key again
+//! (so a revocation takes effect for the next request) and check the
+//! operation against keen-semantics §8.2 with [`tally_keys::authorize`].
+//! The answer's [`tally_keys::Scope`] is then applied: an access key's
+//! `queries.filters` are ANDed onto every query path, its
+//! `writes.autofill` is merged into every event it writes.
+//!
+//! A `KeyedProject` exposes no snapshot, collection or file handle: only
+//! Keen's operations.
+
+use std::io::Read;
+
+use serde_json::{Map, Value};
+use tally_keys::{authorize, restrict_query, ApiKey, Operation, Scope};
+
+use tally_query::{parse_query, Query, Response};
+
+use crate::error::Result;
+use crate::ingest::{BatchResponse, IngestSummary, NdjsonOptions};
+use crate::project::Project;
+use crate::schema::{CollectionSchema, PropertySchema};
+
+/// A project seen through one API key; cheap to clone.
+#[derive(Clone)]
+pub struct KeyedProject {
+    project: Project,
+    caller: Caller,
+}
+
+/// Who a [`KeyedProject`] acts for.
+#[derive(Clone, Debug)]
+enum Caller {
+    /// A key, resolved again on every call.
+    Key(ApiKey),
+    /// The embedding service or local operator, as the master key.
+    Operator,
+}
+
+impl std::fmt::Debug for KeyedProject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedProject")
+            .field("project", &self.project.id())
+            .field("caller", &self.caller)
+            .finish()
+    }
+}
+
+impl Project {
+    /// This project as `key` sees it. An unknown, malformed or revoked key
+    /// is [`crate::Error::InvalidApiKey`].
+    pub fn with_key(&self, key: &ApiKey) -> Result<KeyedProject> {
+        self.principal(key)?;
+        Ok(KeyedProject { project: self.clone(), caller: Caller::Key(key.clone()) })
+    }
+
+    /// This project as its master key sees it, for the embedding service's
+    /// own code or a local operator who holds the data directory (the CLI
+    /// without `--key`).
+    pub fn as_operator(&self) -> KeyedProject {
+        KeyedProject { project: self.clone(), caller: Caller::Operator }
+    }
+}
+
+impl KeyedProject {
+    /// The one authorisation step of every entry point below.
+    fn authorize(&self, op: Operation) -> Result<Scope> {
+        let principal = match &self.caller {
+            Caller::Key(key) => self.project.principal(key)?,
+            Caller::Operator => tally_keys::Principal::Master,
+        };
+        Ok(authorize(&principal, op)?)
+    }
+
+    /// The project id.
+    pub fn id(&self) -> &str {
+        self.project.id()
+    }
+
+    /// Records one event ([`Operation::RecordEvents`]), the key's autofill
+    /// merged in.
+    pub fn record(&self, collection: &str, event: &[u8]) -> Result<()> {
+        let scope = self.authorize(Operation::RecordEvents)?;
+        match scope.autofill() {
+            None => self.project.record(collection, event),
+            Some(fill) => {
+                let merged = self.project.autofilled(event, fill)?;
+                self.project.record(collection, &merged)
+            }
+        }
+    }
+
+    /// Records a Keen batch document ([`Operation::RecordEvents`]), the
+    /// key's autofill merged into every event.
+    pub fn record_batch(&self, body: &[u8]) -> Result<BatchResponse> {
+        let scope = self.authorize(Operation::RecordEvents)?;
+        self.project.record_batch_with(body, scope.autofill())
+    }
+
+    /// Ingests NDJSON ([`Operation::RecordEvents`]), the key's autofill
+    /// merged into every event.
+    pub fn ingest_ndjson<R: Read>(
+        &self,
+        reader: R,
+        opts: &NdjsonOptions,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<IngestSummary> {
+        let scope = self.authorize(Operation::RecordEvents)?;
+        self.project.ingest_ndjson_with(reader, opts, scope.autofill(), progress)
+    }
+
+    /// Seals the project's heads ([`Operation::RecordEvents`]: a writer may
+    /// make its own writes durable and sealed).
+    pub fn flush(&self) -> Result<()> {
+        self.authorize(Operation::RecordEvents)?;
+        self.project.flush()
+    }
+
+    /// Runs a query ([`Operation::Query`]) with the key's filters ANDed on
+    /// every path; "now" from the engine's clock.
+    pub fn query(&self, query: &Query) -> Result<Response> {
+        self.query_at(query, self.project.now_ms())
+    }
+
+    /// [`KeyedProject::query`] with "now" = `now_ms`.
+    pub fn query_at(&self, query: &Query, now_ms: i64) -> Result<Response> {
+        let scope = self.authorize(Operation::Query)?;
+        let mut q = query.clone();
+        restrict_query(&mut q, scope.query_filters());
+        self.project.query_at(&q, now_ms)
+    }
+
+    /// Parses and runs a Keen query body ([`Operation::Query`]).
+    pub fn query_json(&self, body: &Value) -> Result<Response> {
+        self.query_json_at(body, self.project.now_ms())
+    }
+
+    /// [`KeyedProject::query_json`] with "now" = `now_ms`. The key is
+    /// checked before the body is parsed, so a refused key learns nothing
+    /// from parse errors.
+    pub fn query_json_at(&self, body: &Value, now_ms: i64) -> Result<Response> {
+        self.authorize(Operation::Query)?;
+        let q = parse_query(body)?;
+        self.query_at(&q, now_ms)
+    }
+
+    /// The query resource listing ([`Operation::QueryListing`],
+    /// keen-semantics §9.4).
+    pub fn query_listing(&self) -> Result<Value> {
+        self.authorize(Operation::QueryListing)?;
+        Ok(self.project.query_listing())
+    }
+
+    /// Every collection's schema ([`Operation::Schema`]).
+    pub fn schema(&self) -> Result<Vec<CollectionSchema>> {
+        self.authorize(Operation::Schema)?;
+        Ok(self.project.schema())
+    }
+
+    /// One collection's schema ([`Operation::Schema`]).
+    pub fn collection_schema(&self, collection: &str) -> Result<CollectionSchema> {
+        self.authorize(Operation::Schema)?;
+        self.project.collection_schema(collection)
+    }
+
+    /// One property's schema ([`Operation::Schema`]).
+    pub fn property_schema(&self, collection: &str, path: &str) -> Result<PropertySchema> {
+        self.authorize(Operation::Schema)?;
+        self.project.property_schema(collection, path)
+    }
+
+    /// The project's description ([`Operation::ProjectInfo`], keen-semantics
+    /// §9.7).
+    pub fn describe(&self) -> Result<Value> {
+        self.authorize(Operation::ProjectInfo)?;
+        Ok(self.project.describe())
+    }
+
+    /// Creates an access key ([`Operation::ManageAccessKeys`]).
+    pub fn create_access_key(&self, definition: &Value) -> Result<Value> {
+        self.authorize(Operation::ManageAccessKeys)?;
+        self.project.create_access_key(definition)
+    }
+
+    /// Lists access keys ([`Operation::ManageAccessKeys`]).
+    pub fn access_keys(&self) -> Result<Vec<Value>> {
+        self.authorize(Operation::ManageAccessKeys)?;
+        Ok(self.project.access_keys())
+    }
+
+    /// Gets one access key ([`Operation::ManageAccessKeys`]).
+    pub fn access_key(&self, key: &str) -> Result<Value> {
+        self.authorize(Operation::ManageAccessKeys)?;
+        self.project.access_key(key)
+    }
+
+    /// Updates an access key ([`Operation::ManageAccessKeys`]).
+    pub fn update_access_key(&self, key: &str, body: &Value) -> Result<Value> {
+        self.authorize(Operation::ManageAccessKeys)?;
+        self.project.update_access_key(key, body)
+    }
+
+    /// Revokes an access key ([`Operation::ManageAccessKeys`]).
+    pub fn revoke_access_key(&self, key: &str) -> Result<Value> {
+        self.authorize(Operation::ManageAccessKeys)?;
+        self.project.revoke_access_key(key)
+    }
+
+    /// Reactivates an access key ([`Operation::ManageAccessKeys`]).
+    pub fn unrevoke_access_key(&self, key: &str) -> Result<Value> {
+        self.authorize(Operation::ManageAccessKeys)?;
+        self.project.unrevoke_access_key(key)
+    }
+
+    /// Deletes an access key ([`Operation::ManageAccessKeys`]).
+    pub fn delete_access_key(&self, key: &str) -> Result<()> {
+        self.authorize(Operation::ManageAccessKeys)?;
+        self.project.delete_access_key(key)
+    }
+}
+
+impl Project {
+    /// `event` with `autofill` merged in (keen-semantics §8.4). The event
+    /// is checked by the event parser first, so an event the parser would
+    /// refuse (a dotted or duplicate name, a bad value) is refused with
+    /// the same error rather than repaired by the merge.
+    pub(crate) fn autofilled(
+        &self,
+        event: &[u8],
+        autofill: &Map<String, Value>,
+    ) -> Result<Vec<u8>> {
+        let mut batch = tally_ingest::FlatBatch::new();
+        tally_ingest::parse_event(event, &mut batch, self.limits())?;
+        Ok(merge_autofill(event, autofill).expect("a parsed event is a JSON object"))
+    }
+
+    /// The query resource listing (keen-semantics §9.4).
+    pub fn query_listing(&self) -> Value {
+        const TYPES: [&str; 13] = [
+            "count",
+            "count_unique",
+            "minimum",
+            "maximum",
+            "sum",
+            "average",
+            "median",
+            "percentile",
+            "select_unique",
+            "standard_deviation",
+            "multi_analysis",
+            "funnel",
+            "extraction",
+        ];
+        let base = format!("/3.0/projects/{}/queries", self.id());
+        let mut out = Map::new();
+        for t in TYPES {
+            out.insert(format!("{t}_url"), Value::String(format!("{base}/{t}")));
+        }
+        out.insert("saved_url".into(), Value::String(format!("{base}/saved")));
+        Value::Object(out)
+    }
+
+    /// The project's description in Keen's shape (keen-semantics §9.7).
+    pub fn describe(&self) -> Value {
+        let base = format!("/3.0/projects/{}", self.id());
+        let events: Vec<Value> = self
+            .collection_names()
+            .into_iter()
+            .map(|n| serde_json::json!({"url": format!("{base}/events/{n}"), "name": n}))
+            .collect();
+        serde_json::json!({
+            "id": self.id(),
+            "name": self.name(),
+            "url": base,
+            "events_url": format!("{base}/events"),
+            "queries_url": format!("{base}/queries"),
+            "events": events,
+            "saved_queries": [],
+        })
+    }
+}
+
+/// The bytes of `event` (a JSON object) with `autofill` merged in; `None`
+/// if `event` is not a JSON object.
+pub(crate) fn merge_autofill(event: &[u8], autofill: &Map<String, Value>) -> Option<Vec<u8>> {
+    let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(event) else { return None };
+    tally_keys::apply_autofill(&mut map, autofill);
+    serde_json::to_vec(&Value::Object(map)).ok()
+}
