@@ -125,31 +125,36 @@ enum KeysCmd {
     List,
     /// Show one access key (by its text or its 8-character prefix).
     Get {
-        /// The key or its prefix.
-        key: String,
+        /// The key or its 8-character prefix.
+        #[arg(value_name = "KEY")]
+        selector: String,
     },
     /// Update an access key: members sent replace the stored ones.
     Update {
-        /// The key or its prefix.
-        key: String,
+        /// The key or its 8-character prefix.
+        #[arg(value_name = "KEY")]
+        selector: String,
         /// Members to replace: name, is_active, permitted, options.
         #[arg(long)]
         json: String,
     },
     /// Revoke an access key (refused like an unknown key from then on).
     Revoke {
-        /// The key or its prefix.
-        key: String,
+        /// The key or its 8-character prefix.
+        #[arg(value_name = "KEY")]
+        selector: String,
     },
     /// Reactivate a revoked access key.
     Unrevoke {
-        /// The key or its prefix.
-        key: String,
+        /// The key or its 8-character prefix.
+        #[arg(value_name = "KEY")]
+        selector: String,
     },
     /// Delete an access key for good.
     Delete {
-        /// The key or its prefix.
-        key: String,
+        /// The key or its 8-character prefix.
+        #[arg(value_name = "KEY")]
+        selector: String,
     },
 }
 
@@ -227,13 +232,13 @@ fn keys(g: &Global, cmd: &KeysCmd) -> Result<u8, Fail> {
             print_json(&p.create_access_key(&parse_json_arg("--json", json)?)?)
         }
         KeysCmd::List => print_json(&p.access_keys()?),
-        KeysCmd::Get { key } => print_json(&p.access_key(key)?),
-        KeysCmd::Update { key, json } => {
+        KeysCmd::Get { selector: key } => print_json(&p.access_key(key)?),
+        KeysCmd::Update { selector: key, json } => {
             print_json(&p.update_access_key(key, &parse_json_arg("--json", json)?)?)
         }
-        KeysCmd::Revoke { key } => print_json(&p.revoke_access_key(key)?),
-        KeysCmd::Unrevoke { key } => print_json(&p.unrevoke_access_key(key)?),
-        KeysCmd::Delete { key } => p.delete_access_key(key)?,
+        KeysCmd::Revoke { selector: key } => print_json(&p.revoke_access_key(key)?),
+        KeysCmd::Unrevoke { selector: key } => print_json(&p.unrevoke_access_key(key)?),
+        KeysCmd::Delete { selector: key } => p.delete_access_key(key)?,
     }
     Ok(0)
 }

@@ -300,3 +300,96 @@ fn demo_ingests_and_answers_every_query() {
     let again = tally(&data, &["query", q], None);
     assert_eq!(json(&again)["result"].as_u64(), Some(total));
 }
+
+#[test]
+fn keys_commands_manage_access_keys_and_scope_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = json(&tally(dir.path(), &["project", "create", "shop"], None));
+    let id = p["id"].as_str().unwrap();
+    let master = p["keys"]["master"].as_str().unwrap();
+    let read = p["keys"]["read"].as_str().unwrap();
+    let def = r#"{"name": "tenant A", "permitted": ["writes", "queries"],
+                  "options": {"writes": {"autofill": {"tenant": "A"}},
+                              "queries": {"filters": [{"property_name": "tenant", "operator": "eq", "property_value": "A"}]}}}"#;
+    // Master key (or the local operator) only.
+    let refused =
+        tally(dir.path(), &["--project", id, "--key", read, "keys", "create", "--json", def], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(json(&refused)["error_code"], "AdminOnlyEndpointError");
+    let created = tally(
+        dir.path(),
+        &["keys", "create", "--json", def, "--project", id, "--key", master],
+        None,
+    );
+    assert_eq!(created.status.code(), Some(0), "{}", String::from_utf8_lossy(&created.stderr));
+    let k = json(&created);
+    let key = k["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 64);
+    assert_eq!(k["project_id"], id);
+    assert_eq!(k["options"]["datasets"], serde_json::Value::Null);
+    let prefix = k["key_prefix"].as_str().unwrap().to_string();
+
+    // The key writes (autofilled) and queries (filtered).
+    let w = tally(
+        dir.path(),
+        &["--project", id, "--key", &key, "ingest", "-"],
+        Some(b"{\"c\": {\"tenant\": \"B\"}}\n{\"c\": {\"x\": 1}}\n"),
+    );
+    assert_eq!(json(&w)["accepted"], 2);
+    tally(dir.path(), &["--project", id, "ingest", "-"], Some(b"{\"c\": {\"tenant\": \"B\"}}\n"));
+    let q = r#"{"analysis_type": "count", "event_collection": "c", "timeframe": "this_10_years", "group_by": "tenant"}"#;
+    let scoped = json(&tally(dir.path(), &["--project", id, "--key", &key, "query", q], None));
+    assert_eq!(scoped["result"], serde_json::json!([{"tenant": "A", "result": 2}]));
+    let all = json(&tally(dir.path(), &["--project", id, "query", q], None));
+    assert_eq!(all["result"].as_array().unwrap().len(), 2);
+    // Without the schema permission, schema is refused.
+    let schema = tally(dir.path(), &["--project", id, "--key", &key, "schema"], None);
+    assert_eq!(json(&schema)["error_code"], "InvalidApiKeyError");
+
+    // list / get / update / revoke / unrevoke / delete.
+    let list = json(&tally(dir.path(), &["--project", id, "keys", "list"], None));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["key"], serde_json::Value::Null);
+    assert_eq!(list[0]["key_prefix"], prefix.as_str());
+    let got = json(&tally(dir.path(), &["--project", id, "keys", "get", &prefix], None));
+    assert_eq!(got["name"], "tenant A");
+    let up = json(&tally(
+        dir.path(),
+        &[
+            "--project",
+            id,
+            "keys",
+            "update",
+            &key,
+            "--json",
+            r#"{"name": "renamed", "permitted": ["queries", "schema"]}"#,
+        ],
+        None,
+    ));
+    assert_eq!(up["name"], "renamed");
+    assert_eq!(
+        up["options"]["queries"]["filters"][0]["property_value"], "A",
+        "options omitted stay"
+    );
+    let schema = tally(dir.path(), &["--project", id, "--key", &key, "schema"], None);
+    assert_eq!(schema.status.code(), Some(0));
+    let revoked = json(&tally(dir.path(), &["--project", id, "keys", "revoke", &key], None));
+    assert_eq!(revoked["is_active"], false);
+    let after = tally(dir.path(), &["--project", id, "--key", &key, "query", q], None);
+    let unknown = tally(dir.path(), &["--project", id, "--key", &"0".repeat(64), "query", q], None);
+    assert_eq!(after.stdout, unknown.stdout, "revoked reads exactly like unknown");
+    assert_eq!(after.status.code(), unknown.status.code());
+    let back = json(&tally(dir.path(), &["--project", id, "keys", "unrevoke", &key], None));
+    assert_eq!(back["is_active"], true);
+    let del = tally(dir.path(), &["--project", id, "keys", "delete", &key], None);
+    assert_eq!(del.status.code(), Some(0));
+    let gone = tally(dir.path(), &["--project", id, "keys", "get", &key], None);
+    assert_eq!(json(&gone)["error_code"], "ResourceNotFoundError");
+    let bad = tally(
+        dir.path(),
+        &["--project", id, "keys", "create", "--json", r#"{"name": "x", "permitted": ["nope"]}"#],
+        None,
+    );
+    assert_eq!(json(&bad)["error_code"], "InvalidParameterError");
+    assert!(json(&bad)["message"].as_str().unwrap().contains("permitted[0]"));
+}
