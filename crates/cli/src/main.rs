@@ -58,6 +58,9 @@ enum Command {
     /// Manage access keys (keen-semantics §8.5; master key only).
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// The organization key and its projects (keen-semantics §9.7).
+    #[command(subcommand)]
+    Org(OrgCmd),
     /// Generate a seeded sample, ingest it and run representative queries.
     Demo(DemoArgs),
 }
@@ -110,6 +113,40 @@ struct DemoArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCmd {
+    /// Create the data directory's organization; prints its id and key
+    /// (shown only here). Local operator only.
+    Create,
+    /// Replace the organization key; prints the new key (shown only here).
+    /// Local operator only.
+    RegenerateKey,
+    /// List projects (with `--key`, the organization key).
+    Projects,
+    /// Create a project from `{"name", "users"}`; prints it with its
+    /// `api_keys`, the only time they are shown.
+    AddProject {
+        /// The project body.
+        #[arg(long)]
+        json: String,
+    },
+    /// Show one project.
+    GetProject {
+        /// The project id.
+        #[arg(value_name = "PROJECT")]
+        id: String,
+    },
+    /// Update a project's `name` and/or `users`.
+    UpdateProject {
+        /// The project id.
+        #[arg(value_name = "PROJECT")]
+        id: String,
+        /// Members to replace: name, users.
+        #[arg(long)]
+        json: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +261,38 @@ fn parse_json_arg(flag: &str, text: &str) -> Result<serde_json::Value, Error> {
     })
 }
 
+fn org(g: &Global, cmd: &OrgCmd) -> Result<u8, Fail> {
+    let engine = open_engine(g)?;
+    let operator_only = || match &g.key {
+        Some(_) => Err(Error::AdminOnly),
+        None => Ok(()),
+    };
+    let shown = |(id, key): (String, ApiKey)| json!({"organization_id": id, "key": key.expose()});
+    let o = match &g.key {
+        Some(k) => engine.organization(&ApiKey::from_text(k))?,
+        None => engine.organization_as_operator(),
+    };
+    match cmd {
+        OrgCmd::Create => {
+            operator_only()?;
+            print_json(&shown(engine.create_organization()?));
+        }
+        OrgCmd::RegenerateKey => {
+            operator_only()?;
+            print_json(&shown(engine.regenerate_organization_key()?));
+        }
+        OrgCmd::Projects => print_json(&o.projects()?),
+        OrgCmd::AddProject { json } => {
+            print_json(&o.create_project(&parse_json_arg("--json", json)?)?)
+        }
+        OrgCmd::GetProject { id } => print_json(&o.project(id)?),
+        OrgCmd::UpdateProject { id, json } => {
+            print_json(&o.update_project(id, &parse_json_arg("--json", json)?)?)
+        }
+    }
+    Ok(0)
+}
+
 fn keys(g: &Global, cmd: &KeysCmd) -> Result<u8, Fail> {
     let engine = open_engine(g)?;
     let p = project(&engine, g)?;
@@ -277,6 +346,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         }
         Command::Query(a) => query(g, a),
         Command::Keys(cmd) => keys(g, cmd),
+        Command::Org(cmd) => org(g, cmd),
         Command::Demo(a) => demo(g, a),
     }
 }

@@ -393,3 +393,51 @@ fn keys_commands_manage_access_keys_and_scope_every_command() {
     assert_eq!(json(&bad)["error_code"], "InvalidParameterError");
     assert!(json(&bad)["message"].as_str().unwrap().contains("permitted[0]"));
 }
+
+#[test]
+fn org_commands_manage_projects_with_the_organization_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = json(&tally(dir.path(), &["org", "create"], None));
+    let key = created["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 64);
+    let again = tally(dir.path(), &["org", "create"], None);
+    assert_eq!(again.status.code(), Some(1));
+    let add = tally(
+        dir.path(),
+        &[
+            "org",
+            "add-project",
+            "--json",
+            r#"{"name": "Shop", "users": [{"email": "a@example.com"}]}"#,
+            "--key",
+            &key,
+        ],
+        None,
+    );
+    assert_eq!(add.status.code(), Some(0), "{}", String::from_utf8_lossy(&add.stderr));
+    let p = json(&add);
+    let id = p["id"].as_str().unwrap().to_string();
+    assert_eq!(p["api_keys"]["master"].as_str().unwrap().len(), 64);
+    let list = json(&tally(dir.path(), &["--key", &key, "org", "projects"], None));
+    assert_eq!(list[0]["id"], id.as_str());
+    let up = json(&tally(
+        dir.path(),
+        &["--key", &key, "org", "update-project", &id, "--json", r#"{"name": "Renamed"}"#],
+        None,
+    ));
+    assert_eq!(up["name"], "Renamed");
+    let got = json(&tally(dir.path(), &["--key", &key, "org", "get-project", &id], None));
+    assert_eq!(got["users"][0]["email"], "a@example.com");
+    // Another key is refused; key management is for the local operator.
+    let master = p["api_keys"]["master"].as_str().unwrap();
+    let wrong = tally(dir.path(), &["--key", master, "org", "projects"], None);
+    assert_eq!(json(&wrong)["error_code"], "InvalidApiKeyError");
+    let regen = tally(dir.path(), &["--key", &key, "org", "regenerate-key"], None);
+    assert_eq!(json(&regen)["error_code"], "AdminOnlyEndpointError");
+    let fresh = json(&tally(dir.path(), &["org", "regenerate-key"], None));
+    let old = tally(dir.path(), &["--key", &key, "org", "projects"], None);
+    assert_eq!(json(&old)["error_code"], "InvalidApiKeyError");
+    let new =
+        tally(dir.path(), &["--key", fresh["key"].as_str().unwrap(), "org", "projects"], None);
+    assert_eq!(new.status.code(), Some(0));
+}

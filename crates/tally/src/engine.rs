@@ -113,7 +113,9 @@ impl EngineBuilder {
         let storage = self.storage.unwrap_or_else(|| Arc::new(StdStorage::new()));
         let projects_dir = self.data_dir.join("projects");
         storage.create_dir_all(&projects_dir).map_err(|e| Error::io(&projects_dir, e))?;
+        let organization = crate::organization::load(&*storage, &self.data_dir)?;
         let inner = Arc::new(EngineInner {
+            organization: std::sync::Mutex::new(organization),
             data_dir: self.data_dir,
             storage,
             clock: self.clock,
@@ -143,6 +145,8 @@ pub(crate) struct EngineInner {
     pub(crate) extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
     pub(crate) query_timeout: std::time::Duration,
     projects: RwLock<BTreeMap<String, Project>>,
+    /// The organization (keen-semantics §9.7), once created.
+    organization: std::sync::Mutex<Option<crate::organization::OrganizationFile>>,
     /// The exclusive lock on `<data dir>/LOCK`, held while the engine lives.
     _lock: Option<std::fs::File>,
 }
@@ -208,6 +212,16 @@ impl Engine {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir
+    }
+
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        &*self.inner.storage
+    }
+
+    pub(crate) fn organization_file(
+        &self,
+    ) -> std::sync::MutexGuard<'_, Option<crate::organization::OrganizationFile>> {
+        self.inner.organization.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Creates a project named `name` with a fresh random id and returns it

@@ -51,6 +51,7 @@ mod error;
 mod ingest;
 mod keyed;
 mod keys;
+mod organization;
 mod project;
 mod query;
 mod schema;
@@ -65,6 +66,7 @@ pub use ingest::{
 };
 pub use keyed::KeyedProject;
 pub use keys::{ApiKey, KeyDigest, KeyDigests, KeyKind, ProjectKeys};
+pub use organization::{Organization, ORGANIZATION_FILE};
 pub use project::{Project, ProjectInfo};
 pub use query::{ExtractionDelivery, ExtractionSink, FileExtractionSink, EXTRACTION_ACK};
 pub use schema::{CollectionSchema, PropertySchema};

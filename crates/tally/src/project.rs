@@ -45,6 +45,9 @@ struct ProjectFile {
     id: String,
     name: String,
     keys: KeyDigests,
+    /// The organization API's `users` (keen-semantics §9.7), kept as given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    users: Vec<serde_json::Value>,
 }
 
 /// A project's public description (never its keys).
@@ -67,7 +70,10 @@ pub struct Project {
 struct ProjectInner {
     engine: Env,
     dir: PathBuf,
-    file: ProjectFile,
+    /// The project file; writers hold the lock while it is replaced.
+    file: RwLock<ProjectFile>,
+    /// The id (fixed: it names the directory).
+    id: String,
     collections: RwLock<BTreeMap<String, Collection>>,
     open_reports: RwLock<Vec<(String, OpenReport)>>,
     /// Access keys; writers hold the write lock while the file is replaced.
@@ -76,7 +82,7 @@ struct ProjectInner {
 
 impl std::fmt::Debug for Project {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Project").field("id", &self.inner.file.id).finish()
+        f.debug_struct("Project").field("id", &self.inner.id).finish()
     }
 }
 
@@ -105,6 +111,7 @@ impl Project {
             id: id.to_string(),
             name: name.to_string(),
             keys: KeyDigests::of(keys),
+            users: Vec::new(),
         };
         let cdir = dir.join("collections");
         storage.create_dir_all(&cdir).map_err(|e| Error::io(&cdir, e))?;
@@ -119,7 +126,8 @@ impl Project {
             inner: Arc::new(ProjectInner {
                 engine: Env::of(&engine),
                 dir,
-                file,
+                id: file.id.clone(),
+                file: RwLock::new(file),
                 collections: RwLock::new(BTreeMap::new()),
                 open_reports: RwLock::new(Vec::new()),
                 access_keys: RwLock::new(tally_keys::AccessKeyStore::new()),
@@ -160,7 +168,8 @@ impl Project {
             inner: Arc::new(ProjectInner {
                 engine: Env::of(&engine),
                 dir,
-                file,
+                id: file.id.clone(),
+                file: RwLock::new(file),
                 collections: RwLock::new(collections),
                 open_reports: RwLock::new(reports),
                 access_keys: RwLock::new(access_keys),
@@ -192,19 +201,48 @@ impl Project {
 
     /// The project id.
     pub fn id(&self) -> &str {
-        &self.inner.file.id
+        &self.inner.id
     }
 
     /// The project's name.
-    pub fn name(&self) -> &str {
-        &self.inner.file.name
+    pub fn name(&self) -> String {
+        self.inner.file.read().unwrap_or_else(|p| p.into_inner()).name.clone()
+    }
+
+    /// The organization API's `users` of the project, as given.
+    pub fn users(&self) -> Vec<serde_json::Value> {
+        self.inner.file.read().unwrap_or_else(|p| p.into_inner()).users.clone()
+    }
+
+    /// Renames the project and/or replaces its `users` (keen-semantics
+    /// §9.7), writing `project.json` before the change is visible.
+    pub(crate) fn update_meta(
+        &self,
+        name: Option<String>,
+        users: Option<Vec<serde_json::Value>>,
+    ) -> Result<()> {
+        let mut file = self.inner.file.write().unwrap_or_else(|p| p.into_inner());
+        let mut next = file.clone();
+        if let Some(n) = name {
+            next.name = n;
+        }
+        if let Some(u) = users {
+            next.users = u;
+        }
+        let bytes = serde_json::to_vec_pretty(&next)
+            .map_err(|e| Error::Corrupt { path: PROJECT_FILE.into(), reason: e.to_string() })?;
+        let path = self.inner.dir.join(PROJECT_FILE);
+        tally_ingest::replace_atomic(self.storage(), &path, &bytes)
+            .map_err(|e| Error::io(&path, e))?;
+        *file = next;
+        Ok(())
     }
 
     /// Id, name and collections.
     pub fn info(&self) -> ProjectInfo {
         ProjectInfo {
             id: self.id().to_string(),
-            name: self.name().to_string(),
+            name: self.name(),
             collections: self.collection_names(),
         }
     }
@@ -215,8 +253,8 @@ impl Project {
     }
 
     /// The digests of the project's three keys.
-    pub(crate) fn key_digests(&self) -> &KeyDigests {
-        &self.inner.file.keys
+    pub(crate) fn key_digests(&self) -> KeyDigests {
+        self.inner.file.read().unwrap_or_else(|p| p.into_inner()).keys.clone()
     }
 
     pub(crate) fn access_key_store(
