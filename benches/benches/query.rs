@@ -7,55 +7,17 @@
 //! The data set is built once into `target/tally-bench-data/` and reused;
 //! `TALLY_BENCH_EVENTS` changes its size (default 10,000,000).
 
-use std::path::PathBuf;
-
 use criterion::{criterion_group, criterion_main, Criterion};
-use tally::{Engine, NdjsonOptions, Project};
 
 const QUERIES: &str = include_str!("../peer/queries.jsonl");
 const NAMES: &str = include_str!("../peer/query_names.txt");
 /// 2024-04-01T00:00:00Z, after every generated event.
 const NOW_MS: i64 = 1_711_929_600_000;
 
-fn dataset(n: usize) -> (Engine, Project) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../target/tally-bench-data/query-{n}-42"));
-    let done = dir.join("COMPLETE");
-    if !done.exists() {
-        let _ = std::fs::remove_dir_all(&dir);
-        let engine = Engine::builder().with_data_dir(&dir).open().expect("open");
-        let (p, _) = engine.project_or_create("bench").expect("project");
-        let opts = NdjsonOptions { collection: Some("events".into()), ..Default::default() };
-        let mut buf = Vec::with_capacity(64 << 20);
-        let flush = |buf: &mut Vec<u8>| {
-            let s = p.ingest_ndjson(&buf[..], &opts, &mut |_| {}).expect("ingest");
-            assert_eq!(s.rejected, 0);
-            buf.clear();
-        };
-        tally_benches::for_each_bare_event(n, 42, |line| {
-            buf.extend_from_slice(line.as_bytes());
-            buf.push(b'\n');
-            if buf.len() > 60 << 20 {
-                flush(&mut buf);
-            }
-            Ok(())
-        })
-        .expect("generate");
-        flush(&mut buf);
-        p.flush().expect("flush");
-        drop(p);
-        drop(engine);
-        std::fs::write(&done, b"").expect("mark complete");
-    }
-    let engine = Engine::builder().with_data_dir(&dir).open().expect("reopen");
-    let p = engine.project("bench").expect("project");
-    (engine, p)
-}
-
 fn queries(c: &mut Criterion) {
     let n: usize =
         std::env::var("TALLY_BENCH_EVENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000_000);
-    let (_engine, p) = dataset(n);
+    let (_engine, p) = tally_benches::query_dataset(n);
     assert_eq!(p.snapshot("events").map(|s| s.rows()), Some(n));
     let mut g = c.benchmark_group(format!("query/events={n}"));
     g.sample_size(30);

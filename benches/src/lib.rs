@@ -64,3 +64,42 @@ pub fn for_each_bare_event(
     }
     Ok(())
 }
+
+/// The query benchmarks' data set: `n` bare generated events (seed 42) in
+/// collection `events` of project `bench`, sealed, built once under
+/// `target/tally-bench-data/` and reopened after.
+pub fn query_dataset(n: usize) -> (tally::Engine, tally::Project) {
+    use tally::{Engine, NdjsonOptions};
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../target/tally-bench-data/query-{n}-42"));
+    let done = dir.join("COMPLETE");
+    if !done.exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        let engine = Engine::builder().with_data_dir(&dir).open().expect("open");
+        let (p, _) = engine.project_or_create("bench").expect("project");
+        let opts = NdjsonOptions { collection: Some("events".into()), ..Default::default() };
+        let mut buf = Vec::with_capacity(64 << 20);
+        let flush = |buf: &mut Vec<u8>| {
+            let s = p.ingest_ndjson(&buf[..], &opts, &mut |_| {}).expect("ingest");
+            assert_eq!(s.rejected, 0);
+            buf.clear();
+        };
+        for_each_bare_event(n, 42, |line| {
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            if buf.len() > 60 << 20 {
+                flush(&mut buf);
+            }
+            Ok(())
+        })
+        .expect("generate");
+        flush(&mut buf);
+        p.flush().expect("flush");
+        drop(p);
+        drop(engine);
+        std::fs::write(&done, b"").expect("mark complete");
+    }
+    let engine = Engine::builder().with_data_dir(&dir).open().expect("reopen");
+    let p = engine.project("bench").expect("project");
+    (engine, p)
+}
