@@ -455,9 +455,10 @@ fn leaf_paths(v: &Value, prefix: &str, out: &mut std::collections::BTreeSet<Stri
 }
 
 /// The bytes of `event` (a JSON object) with `autofill` merged in; `None`
-/// if `event` is not a JSON object.
+/// if `event` is not a JSON object. The event's untouched members keep
+/// their exact text ([`tally_keys::inject::autofill_text`]): re-printing
+/// a number could move it by a rounding step.
 pub(crate) fn merge_autofill(event: &[u8], autofill: &Map<String, Value>) -> Option<Vec<u8>> {
-    let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(event) else { return None };
-    tally_keys::apply_autofill(&mut map, autofill);
-    serde_json::to_vec(&Value::Object(map)).ok()
+    let text = std::str::from_utf8(event).ok()?;
+    tally_keys::inject::autofill_text(text, autofill).map(String::into_bytes)
 }

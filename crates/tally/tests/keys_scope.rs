@@ -276,6 +276,20 @@ fn autofill_wins_on_every_write_path_and_in_every_form() {
     let p = engine(dir.path()).project(kp.id()).unwrap();
     assert!(stored(&p, "nd").iter().all(|r| r["tenant"] == "A"));
 
+    // Numbers the autofill does not touch are stored exactly as a plain
+    // write stores them (these re-print to a different f64 when parsed,
+    // printed and parsed again).
+    let kp = p.with_key(&ApiKey::from_text(key["key"].as_str().unwrap())).unwrap();
+    for x in ["4.4634191159422004e-26", "4.6792513172326403e-14", "2.5827064687847778e-31"] {
+        let e = format!(r#"{{"x": {x}}}"#);
+        kp.record("exact", e.as_bytes()).unwrap();
+        p.record("exact_plain", e.as_bytes()).unwrap();
+    }
+    let xs = |c: &str| -> Vec<u64> {
+        stored(&p, c).iter().map(|r| r["x"].as_f64().unwrap().to_bits()).collect()
+    };
+    assert_eq!(xs("exact"), xs("exact_plain"));
+
     // The master key's own writes are not autofilled.
     p.record("plain", br#"{"tenant": "B"}"#).unwrap();
     assert_eq!(stored(&p, "plain"), vec![json!({"tenant": "B"})]);
