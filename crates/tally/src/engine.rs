@@ -108,7 +108,7 @@ impl EngineBuilder {
         // process writing the same WALs would corrupt them.
         let lock = match &self.storage {
             Some(_) => None,
-            None => Some(lock_data_dir(&self.data_dir)?),
+            None => Some(Arc::new(lock_data_dir(&self.data_dir)?)),
         };
         let storage = self.storage.unwrap_or_else(|| Arc::new(StdStorage::new()));
         let projects_dir = self.data_dir.join("projects");
@@ -123,7 +123,7 @@ impl EngineBuilder {
             extraction_sink: self.extraction_sink,
             query_timeout: self.query_timeout,
             projects: RwLock::new(BTreeMap::new()),
-            _lock: lock,
+            lock,
         });
         let mut projects = BTreeMap::new();
         for dir in inner.storage.list(&projects_dir).map_err(|e| Error::io(&projects_dir, e))? {
@@ -147,8 +147,9 @@ pub(crate) struct EngineInner {
     projects: RwLock<BTreeMap<String, Project>>,
     /// The organization (keen-semantics §9.7), once created.
     organization: std::sync::Mutex<Option<crate::organization::OrganizationFile>>,
-    /// The exclusive lock on `<data dir>/LOCK`, held while the engine lives.
-    _lock: Option<std::fs::File>,
+    /// The exclusive lock on `<data dir>/LOCK`, held while the engine or
+    /// any of its projects lives (a project handle can still write).
+    pub(crate) lock: Option<Arc<std::fs::File>>,
 }
 
 /// The lock file inside a data directory.

@@ -20,11 +20,15 @@ pub(crate) struct Env {
     pub(crate) options: tally_ingest::CollectionOptions,
     pub(crate) extraction_sink: Option<Arc<dyn crate::ExtractionSink>>,
     pub(crate) query_timeout: std::time::Duration,
+    /// The data directory's lock: a project that outlives its engine keeps
+    /// it, so no second engine can open the directory while it can write.
+    _lock: Option<Arc<std::fs::File>>,
 }
 
 impl Env {
     fn of(engine: &EngineInner) -> Env {
         Env {
+            _lock: engine.lock.clone(),
             storage: engine.storage.clone(),
             clock: engine.clock.clone(),
             options: engine.options.clone(),

@@ -246,5 +246,15 @@ fn a_data_directory_has_one_engine_at_a_time() {
     let err = Engine::builder().with_data_dir(dir.path()).open().unwrap_err();
     assert!(err.to_string().contains("in use by another tally engine"), "{err}");
     drop(first);
-    let _again = engine(dir.path());
+    let again = engine(dir.path());
+    // A project handle that outlives its engine can still write, so it
+    // keeps the directory locked until it is dropped too.
+    let (p, _) = again.project_or_create("p").unwrap();
+    drop(again);
+    let err = Engine::builder().with_data_dir(dir.path()).open().unwrap_err();
+    assert!(err.to_string().contains("in use by another tally engine"), "{err}");
+    p.record("c", br#"{"x": 1}"#).unwrap();
+    drop(p);
+    let last = engine(dir.path());
+    assert_eq!(last.project("p").unwrap().snapshot("c").unwrap().rows(), 1);
 }

@@ -82,7 +82,8 @@ fn no_plaintext_key_is_ever_written_under_the_data_directory() {
     // Answers after creation never show a key.
     assert!(p.access_keys().iter().all(|k| k["key"].is_null()));
     assert!(p.access_key(&secrets[4]).unwrap()["key"].is_null());
-    drop(engine);
+    let id = p.id().to_string();
+    drop((p, engine));
     let all = files(dir.path());
     assert!(all.iter().any(|(n, _)| n.ends_with("access_keys.json")));
     for (name, bytes) in &all {
@@ -97,7 +98,7 @@ fn no_plaintext_key_is_ever_written_under_the_data_directory() {
     }
     // The keys still work after a reopen (digests are enough).
     let engine = Engine::builder().with_data_dir(dir.path()).open().unwrap();
-    let p = engine.project(p.id()).unwrap();
+    let p = engine.project(&id).unwrap();
     assert!(p.with_key(&ApiKey::from_text(&secrets[0])).is_ok());
     assert!(p.with_key(&ApiKey::from_text(&secrets[4])).is_ok());
     assert_eq!(

@@ -272,8 +272,9 @@ fn autofill_wins_on_every_write_path_and_in_every_form() {
         );
     }
     // The merged events are what is durable: a reopen replays them.
-    drop(p);
-    let p = engine(dir.path()).project(kp.id()).unwrap();
+    let id = kp.id().to_string();
+    drop((p, kp));
+    let p = engine(dir.path()).project(&id).unwrap();
     assert!(stored(&p, "nd").iter().all(|r| r["tenant"] == "A"));
 
     // Numbers the autofill does not touch are stored exactly as a plain
