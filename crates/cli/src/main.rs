@@ -61,6 +61,9 @@ enum Command {
     /// The organization key and its projects (keen-semantics §9.7).
     #[command(subcommand)]
     Org(OrgCmd),
+    /// Saved and cached queries (keen-semantics §9.1–9.2).
+    #[command(subcommand)]
+    Saved(SavedCmd),
     /// Generate a seeded sample, ingest it and run representative queries.
     Demo(DemoArgs),
 }
@@ -113,6 +116,37 @@ struct DemoArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum SavedCmd {
+    /// Create or replace a saved query from `{"query", "refresh_rate",
+    /// "metadata", "query_name"}`; prints the definition (master only).
+    Put {
+        /// The saved query's name.
+        name: String,
+        /// The definition.
+        #[arg(long)]
+        json: String,
+    },
+    /// List saved-query definitions (master only).
+    List,
+    /// Show one definition (master only).
+    Get {
+        /// The saved query's name.
+        name: String,
+    },
+    /// Print the definition with its result, computed now or (cached
+    /// queries) served from a cache at most `refresh_rate` seconds old.
+    Result {
+        /// The saved query's name.
+        name: String,
+    },
+    /// Delete a saved query (master only).
+    Delete {
+        /// The saved query's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,6 +327,21 @@ fn org(g: &Global, cmd: &OrgCmd) -> Result<u8, Fail> {
     Ok(0)
 }
 
+fn saved(g: &Global, cmd: &SavedCmd) -> Result<u8, Fail> {
+    let engine = open_engine(g)?;
+    let p = project(&engine, g)?;
+    match cmd {
+        SavedCmd::Put { name, json } => {
+            print_json(&p.put_saved_query(name, &parse_json_arg("--json", json)?)?.1)
+        }
+        SavedCmd::List => print_json(&p.saved_query_list()?),
+        SavedCmd::Get { name } => print_json(&p.saved_query(name)?),
+        SavedCmd::Result { name } => print_json(&p.saved_query_result(name)?),
+        SavedCmd::Delete { name } => p.delete_saved_query(name)?,
+    }
+    Ok(0)
+}
+
 fn keys(g: &Global, cmd: &KeysCmd) -> Result<u8, Fail> {
     let engine = open_engine(g)?;
     let p = project(&engine, g)?;
@@ -347,6 +396,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Query(a) => query(g, a),
         Command::Keys(cmd) => keys(g, cmd),
         Command::Org(cmd) => org(g, cmd),
+        Command::Saved(cmd) => saved(g, cmd),
         Command::Demo(a) => demo(g, a),
     }
 }

@@ -441,3 +441,37 @@ fn org_commands_manage_projects_with_the_organization_key() {
         tally(dir.path(), &["--key", fresh["key"].as_str().unwrap(), "org", "projects"], None);
     assert_eq!(new.status.code(), Some(0));
 }
+
+#[test]
+fn saved_commands_put_list_run_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = json(&tally(dir.path(), &["project", "create", "shop"], None));
+    let id = p["id"].as_str().unwrap();
+    tally(
+        dir.path(),
+        &["--project", id, "ingest", "-"],
+        Some(b"{\"c\": {\"price\": 2}}\n{\"c\": {\"price\": 3}}\n"),
+    );
+    let q = r#"{"query": {"analysis_type": "sum", "event_collection": "c", "target_property": "price", "timeframe": "this_10_years"}}"#;
+    let put =
+        json(&tally(dir.path(), &["--project", id, "saved", "put", "total", "--json", q], None));
+    assert_eq!(put["query_name"], "total");
+    assert_eq!(put["query"]["group_by"], serde_json::Value::Null);
+    let read = p["keys"]["read"].as_str().unwrap();
+    let r = json(&tally(
+        dir.path(),
+        &["--project", id, "--key", read, "saved", "result", "total"],
+        None,
+    ));
+    assert_eq!(r["result"], 5);
+    let refused = tally(dir.path(), &["--project", id, "--key", read, "saved", "list"], None);
+    assert_eq!(json(&refused)["error_code"], "AdminOnlyEndpointError");
+    let list = json(&tally(dir.path(), &["--project", id, "saved", "list"], None));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(
+        tally(dir.path(), &["--project", id, "saved", "delete", "total"], None).status.code(),
+        Some(0)
+    );
+    let gone = tally(dir.path(), &["--project", id, "saved", "get", "total"], None);
+    assert_eq!(json(&gone)["error_code"], "ResourceNotFoundError");
+}

@@ -89,13 +89,17 @@ impl Project {
 }
 
 impl KeyedProject {
+    /// Who is calling, resolved now (a revocation counts from here).
+    fn principal(&self) -> Result<tally_keys::Principal> {
+        match &self.caller {
+            Caller::Key(key) => self.project.principal(key),
+            Caller::Operator => Ok(tally_keys::Principal::Master),
+        }
+    }
+
     /// The one authorisation step of every entry point below.
     fn authorize(&self, op: Operation) -> Result<Scope> {
-        let principal = match &self.caller {
-            Caller::Key(key) => self.project.principal(key)?,
-            Caller::Operator => tally_keys::Principal::Master,
-        };
-        Ok(authorize(&principal, op)?)
+        Ok(authorize(&self.principal()?, op)?)
     }
 
     /// The project id.
@@ -287,6 +291,37 @@ impl KeyedProject {
         self.project.property_schema(collection, path)
     }
 
+    /// Creates or replaces a saved query ([`Operation::SavedQueryAdmin`]).
+    pub fn put_saved_query(&self, name: &str, body: &Value) -> Result<(bool, Value)> {
+        self.authorize(Operation::SavedQueryAdmin)?;
+        self.project.put_saved_query(name, body)
+    }
+
+    /// Lists saved-query definitions ([`Operation::SavedQueryAdmin`]).
+    pub fn saved_query_list(&self) -> Result<Vec<Value>> {
+        self.authorize(Operation::SavedQueryAdmin)?;
+        Ok(self.project.saved_query_list())
+    }
+
+    /// One saved-query definition ([`Operation::SavedQueryAdmin`]).
+    pub fn saved_query(&self, name: &str) -> Result<Value> {
+        self.authorize(Operation::SavedQueryAdmin)?;
+        self.project.saved_query(name)
+    }
+
+    /// Deletes a saved query ([`Operation::SavedQueryAdmin`]).
+    pub fn delete_saved_query(&self, name: &str) -> Result<()> {
+        self.authorize(Operation::SavedQueryAdmin)?;
+        self.project.delete_saved_query(name)
+    }
+
+    /// A saved query's definition and result: [`Operation::SavedQueryResult`]
+    /// for `refresh_rate` 0, [`Operation::CachedQueryResult`] otherwise,
+    /// with the key's `saved_queries` or `cached_queries` rules.
+    pub fn saved_query_result(&self, name: &str) -> Result<Value> {
+        self.project.saved_query_result_for(&self.principal()?, name)
+    }
+
     /// The project's description ([`Operation::ProjectInfo`], keen-semantics
     /// §9.7).
     pub fn describe(&self) -> Result<Value> {
@@ -393,7 +428,7 @@ impl Project {
             "events_url": format!("{base}/events"),
             "queries_url": format!("{base}/queries"),
             "events": events,
-            "saved_queries": [],
+            "saved_queries": self.saved_query_names(),
         })
     }
 }

@@ -54,6 +54,7 @@ mod keys;
 mod organization;
 mod project;
 mod query;
+mod saved;
 mod schema;
 
 pub use engine::{
@@ -69,6 +70,7 @@ pub use keys::{ApiKey, KeyDigest, KeyDigests, KeyKind, ProjectKeys};
 pub use organization::{Organization, ORGANIZATION_FILE};
 pub use project::{Project, ProjectInfo};
 pub use query::{ExtractionDelivery, ExtractionSink, FileExtractionSink, EXTRACTION_ACK};
+pub use saved::{MAX_REFRESH_RATE, MIN_REFRESH_RATE, SAVED_QUERIES_FILE};
 pub use schema::{CollectionSchema, PropertySchema};
 pub use tally_ingest::{
     Clock, Collection, CollectionOptions, Durability, EventLimits, FixedClock, Snapshot,

@@ -82,6 +82,8 @@ struct ProjectInner {
     open_reports: RwLock<Vec<(String, OpenReport)>>,
     /// Access keys; writers hold the write lock while the file is replaced.
     access_keys: RwLock<tally_keys::AccessKeyStore>,
+    /// Saved and cached queries.
+    saved: crate::saved::SavedQueries,
 }
 
 impl std::fmt::Debug for Project {
@@ -135,6 +137,7 @@ impl Project {
                 collections: RwLock::new(BTreeMap::new()),
                 open_reports: RwLock::new(Vec::new()),
                 access_keys: RwLock::new(tally_keys::AccessKeyStore::new()),
+                saved: crate::saved::SavedQueries::default(),
             }),
         })
     }
@@ -148,6 +151,7 @@ impl Project {
             reason: e.to_string(),
         })?;
         let access_keys = crate::keys::load_access_keys(&*storage, &dir)?;
+        let saved = crate::saved::SavedQueries::load(&*storage, &dir)?;
         let mut collections = BTreeMap::new();
         let mut reports = Vec::new();
         let cdir = dir.join("collections");
@@ -177,6 +181,7 @@ impl Project {
                 collections: RwLock::new(collections),
                 open_reports: RwLock::new(reports),
                 access_keys: RwLock::new(access_keys),
+                saved,
             }),
         })
     }
@@ -271,6 +276,10 @@ impl Project {
         &self,
     ) -> std::sync::RwLockWriteGuard<'_, tally_keys::AccessKeyStore> {
         self.inner.access_keys.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn saved_queries(&self) -> &crate::saved::SavedQueries {
+        &self.inner.saved
     }
 
     /// The project directory.
