@@ -64,6 +64,9 @@ enum Command {
     /// Saved and cached queries (keen-semantics §9.1–9.2).
     #[command(subcommand)]
     Saved(SavedCmd),
+    /// Cached datasets (keen-semantics §9.3).
+    #[command(subcommand)]
+    Datasets(DatasetsCmd),
     /// Generate a seeded sample, ingest it and run representative queries.
     Demo(DemoArgs),
 }
@@ -116,6 +119,50 @@ struct DemoArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum DatasetsCmd {
+    /// Create or replace a dataset from `{"display_name", "query",
+    /// "index_by"}`; prints the definition (master only).
+    Put {
+        /// The dataset's name.
+        name: String,
+        /// The definition.
+        #[arg(long)]
+        json: String,
+    },
+    /// A page of datasets, by name.
+    List {
+        /// Page size, 1–100 (default 10).
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Start after this name.
+        #[arg(long)]
+        after_name: Option<String>,
+    },
+    /// Show one definition.
+    Get {
+        /// The dataset's name.
+        name: String,
+    },
+    /// Dataset results for one index value (JSON: a plain value, or an
+    /// object with a value for every index path) over a timeframe.
+    Results {
+        /// The dataset's name.
+        name: String,
+        /// The index value(s), as JSON.
+        #[arg(long)]
+        index_by: String,
+        /// A relative timeframe, or an absolute one as JSON.
+        #[arg(long)]
+        timeframe: String,
+    },
+    /// Delete a dataset (master only).
+    Delete {
+        /// The dataset's name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,6 +374,30 @@ fn org(g: &Global, cmd: &OrgCmd) -> Result<u8, Fail> {
     Ok(0)
 }
 
+fn datasets(g: &Global, cmd: &DatasetsCmd) -> Result<u8, Fail> {
+    let engine = open_engine(g)?;
+    let p = project(&engine, g)?;
+    // A value that is not JSON is taken as a string (`--index-by A`,
+    // `--timeframe this_7_days`).
+    let loose = |text: &str| {
+        serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
+    };
+    match cmd {
+        DatasetsCmd::Put { name, json } => {
+            print_json(&p.put_dataset(name, &parse_json_arg("--json", json)?)?.1)
+        }
+        DatasetsCmd::List { limit, after_name } => {
+            print_json(&p.datasets(*limit, after_name.as_deref())?)
+        }
+        DatasetsCmd::Get { name } => print_json(&p.dataset(name)?),
+        DatasetsCmd::Results { name, index_by, timeframe } => {
+            print_json(&p.dataset_results(name, &loose(index_by), &loose(timeframe))?)
+        }
+        DatasetsCmd::Delete { name } => p.delete_dataset(name)?,
+    }
+    Ok(0)
+}
+
 fn saved(g: &Global, cmd: &SavedCmd) -> Result<u8, Fail> {
     let engine = open_engine(g)?;
     let p = project(&engine, g)?;
@@ -397,6 +468,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Keys(cmd) => keys(g, cmd),
         Command::Org(cmd) => org(g, cmd),
         Command::Saved(cmd) => saved(g, cmd),
+        Command::Datasets(cmd) => datasets(g, cmd),
         Command::Demo(a) => demo(g, a),
     }
 }

@@ -475,3 +475,49 @@ fn saved_commands_put_list_run_and_delete() {
     let gone = tally(dir.path(), &["--project", id, "saved", "get", "total"], None);
     assert_eq!(json(&gone)["error_code"], "ResourceNotFoundError");
 }
+
+#[test]
+fn datasets_commands_put_list_and_retrieve() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = json(&tally(dir.path(), &["project", "create", "shop"], None));
+    let id = p["id"].as_str().unwrap();
+    tally(
+        dir.path(),
+        &["--project", id, "ingest", "-"],
+        Some(b"{\"c\": {\"tenant\": \"A\"}}\n{\"c\": {\"tenant\": \"B\"}}\n"),
+    );
+    let def = r#"{"query": {"analysis_type": "count", "event_collection": "c", "timeframe": "this_2_days", "interval": "daily"}, "index_by": "tenant"}"#;
+    let put = json(&tally(
+        dir.path(),
+        &["--project", id, "datasets", "put", "daily", "--json", def],
+        None,
+    ));
+    assert_eq!(put["index_by"], serde_json::json!(["tenant"]));
+    let read = p["keys"]["read"].as_str().unwrap();
+    let r = json(&tally(
+        dir.path(),
+        &[
+            "--project",
+            id,
+            "--key",
+            read,
+            "datasets",
+            "results",
+            "daily",
+            "--index-by",
+            "A",
+            "--timeframe",
+            "this_2_days",
+        ],
+        None,
+    ));
+    let total: u64 =
+        r["result"].as_array().unwrap().iter().map(|b| b["value"].as_u64().unwrap()).sum();
+    assert_eq!(total, 1);
+    let list =
+        json(&tally(dir.path(), &["--project", id, "--key", read, "datasets", "list"], None));
+    assert_eq!(list["count"], 1);
+    let refused =
+        tally(dir.path(), &["--project", id, "--key", read, "datasets", "delete", "daily"], None);
+    assert_eq!(json(&refused)["error_code"], "AdminOnlyEndpointError");
+}

@@ -322,6 +322,40 @@ impl KeyedProject {
         self.project.saved_query_result_for(&self.principal()?, name)
     }
 
+    /// Creates or replaces a dataset ([`Operation::DatasetAdmin`]).
+    pub fn put_dataset(&self, name: &str, body: &Value) -> Result<(bool, Value)> {
+        self.authorize(Operation::DatasetAdmin)?;
+        self.project.put_dataset(name, body)
+    }
+
+    /// Deletes a dataset ([`Operation::DatasetAdmin`]).
+    pub fn delete_dataset(&self, name: &str) -> Result<()> {
+        self.authorize(Operation::DatasetAdmin)?;
+        self.project.delete_dataset(name)
+    }
+
+    /// One dataset's definition ([`Operation::DatasetRead`]; an access key
+    /// sees only datasets its options allow).
+    pub fn dataset(&self, name: &str) -> Result<Value> {
+        self.project.dataset_for(&self.principal()?, name)
+    }
+
+    /// A page of the datasets the key may read ([`Operation::DatasetList`]).
+    pub fn datasets(&self, limit: Option<u64>, after_name: Option<&str>) -> Result<Value> {
+        self.project.datasets_for(&self.principal()?, limit, after_name)
+    }
+
+    /// Dataset results ([`Operation::DatasetRetrieve`], with the key's
+    /// `index_by` restrictions).
+    pub fn dataset_results(
+        &self,
+        name: &str,
+        index_by: &Value,
+        timeframe: &Value,
+    ) -> Result<Value> {
+        self.project.dataset_results_for(&self.principal()?, name, index_by, timeframe)
+    }
+
     /// The project's description ([`Operation::ProjectInfo`], keen-semantics
     /// §9.7).
     pub fn describe(&self) -> Result<Value> {

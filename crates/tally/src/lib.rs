@@ -46,6 +46,7 @@
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod datasets;
 mod engine;
 mod error;
 mod ingest;
@@ -57,6 +58,7 @@ mod query;
 mod saved;
 mod schema;
 
+pub use datasets::{DATASETS_FILE, MAX_DATASET_PAGE, MAX_INDEX_PATHS};
 pub use engine::{
     validate_project_id, Engine, EngineBuilder, DEFAULT_DATA_DIR, DEFAULT_QUERY_TIMEOUT, LOCK_FILE,
 };

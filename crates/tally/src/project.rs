@@ -84,6 +84,8 @@ struct ProjectInner {
     access_keys: RwLock<tally_keys::AccessKeyStore>,
     /// Saved and cached queries.
     saved: crate::saved::SavedQueries,
+    /// Cached datasets.
+    datasets: crate::datasets::Datasets,
 }
 
 impl std::fmt::Debug for Project {
@@ -138,6 +140,7 @@ impl Project {
                 open_reports: RwLock::new(Vec::new()),
                 access_keys: RwLock::new(tally_keys::AccessKeyStore::new()),
                 saved: crate::saved::SavedQueries::default(),
+                datasets: crate::datasets::Datasets::default(),
             }),
         })
     }
@@ -152,6 +155,7 @@ impl Project {
         })?;
         let access_keys = crate::keys::load_access_keys(&*storage, &dir)?;
         let saved = crate::saved::SavedQueries::load(&*storage, &dir)?;
+        let datasets = crate::datasets::Datasets::load(&*storage, &dir)?;
         let mut collections = BTreeMap::new();
         let mut reports = Vec::new();
         let cdir = dir.join("collections");
@@ -182,6 +186,7 @@ impl Project {
                 open_reports: RwLock::new(reports),
                 access_keys: RwLock::new(access_keys),
                 saved,
+                datasets,
             }),
         })
     }
@@ -280,6 +285,10 @@ impl Project {
 
     pub(crate) fn saved_queries(&self) -> &crate::saved::SavedQueries {
         &self.inner.saved
+    }
+
+    pub(crate) fn dataset_store(&self) -> &crate::datasets::Datasets {
+        &self.inner.datasets
     }
 
     /// The project directory.
