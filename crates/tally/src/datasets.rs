@@ -27,6 +27,7 @@ use tally_query::{Query, Timeframe};
 
 use crate::error::{Error, Result};
 use crate::project::Project;
+use crate::versioned_json::{self, Versioned};
 
 /// The dataset file inside a project directory.
 pub const DATASETS_FILE: &str = "datasets.json";
@@ -50,6 +51,12 @@ struct File {
     datasets: Vec<Dataset>,
 }
 
+impl Versioned for File {
+    fn format_version(&self) -> u32 {
+        self.format_version
+    }
+}
+
 /// A project's datasets.
 #[derive(Debug, Default)]
 pub(crate) struct Datasets {
@@ -66,19 +73,9 @@ fn not_found(name: &str) -> Error {
 
 impl Datasets {
     pub(crate) fn load(storage: &dyn tally_ingest::Storage, dir: &std::path::Path) -> Result<Self> {
-        let path = dir.join(DATASETS_FILE);
-        if !storage.exists(&path).map_err(|e| Error::io(&path, e))? {
+        let Some(file) = versioned_json::load::<File>(storage, dir, DATASETS_FILE)? else {
             return Ok(Datasets::default());
-        }
-        let bytes = tally_ingest::read_all(storage, &path).map_err(|e| Error::io(&path, e))?;
-        let corrupt = |reason: String| Error::Corrupt { path: path.display().to_string(), reason };
-        let file: File = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        if file.format_version != 1 {
-            return Err(corrupt(format!(
-                "format_version {} (this build reads 1)",
-                file.format_version
-            )));
-        }
+        };
         let defs = file.datasets.into_iter().map(|d| (d.dataset_name.clone(), d)).collect();
         Ok(Datasets { defs: RwLock::new(defs) })
     }
@@ -207,33 +204,29 @@ impl Project {
         let now = self.now_ms();
         let sets = self.dataset_store();
         let mut defs = sets.defs.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = defs.clone();
-        let old = next.get(name).map(|d| d.created_ms);
-        let def = Dataset {
-            dataset_name: name.to_string(),
-            display_name,
-            query,
-            index_by,
-            created_ms: old.unwrap_or(now),
-        };
-        next.insert(name.to_string(), def.clone());
-        self.write_datasets(&next)?;
-        *defs = next;
-        Ok((old.is_none(), def.to_json(self, now)))
+        let (created, def) = self.change_datasets(&mut defs, |next| {
+            let old = next.get(name).map(|d| d.created_ms);
+            let def = Dataset {
+                dataset_name: name.to_string(),
+                display_name,
+                query,
+                index_by,
+                created_ms: old.unwrap_or(now),
+            };
+            next.insert(name.to_string(), def.clone());
+            Ok((old.is_none(), def))
+        })?;
+        Ok((created, def.to_json(self, now)))
     }
 
     /// Deletes a dataset.
     pub fn delete_dataset(&self, name: &str) -> Result<()> {
         let sets = self.dataset_store();
         let mut defs = sets.defs.write().unwrap_or_else(|p| p.into_inner());
-        if !defs.contains_key(name) {
-            return Err(not_found(name));
-        }
-        let mut next = defs.clone();
-        next.remove(name);
-        self.write_datasets(&next)?;
-        *defs = next;
-        Ok(())
+        self.change_datasets(&mut defs, |next| match next.remove(name) {
+            Some(_) => Ok(()),
+            None => Err(not_found(name)),
+        })
     }
 
     fn dataset_def(&self, name: &str) -> Result<Dataset> {
@@ -376,11 +369,19 @@ impl Project {
         }))
     }
 
-    fn write_datasets(&self, defs: &BTreeMap<String, Dataset>) -> Result<()> {
-        let file = File { format_version: 1, datasets: defs.values().cloned().collect() };
-        let bytes = serde_json::to_vec_pretty(&file)
-            .map_err(|e| Error::Corrupt { path: DATASETS_FILE.into(), reason: e.to_string() })?;
-        let path = self.dir().join(DATASETS_FILE);
-        tally_ingest::replace_atomic(self.storage(), &path, &bytes).map_err(|e| Error::io(&path, e))
+    /// Changes a copy of the definitions (held under their write lock),
+    /// writes it, then makes it current; on any error nothing changes.
+    fn change_datasets<R>(
+        &self,
+        defs: &mut BTreeMap<String, Dataset>,
+        change: impl FnOnce(&mut BTreeMap<String, Dataset>) -> Result<R>,
+    ) -> Result<R> {
+        versioned_json::change(defs, change, |next| {
+            let file = File {
+                format_version: versioned_json::FORMAT_VERSION,
+                datasets: next.values().cloned().collect(),
+            };
+            versioned_json::save(self.storage(), self.dir(), DATASETS_FILE, &file)
+        })
     }
 }

@@ -12,6 +12,7 @@ use tally_keys::{AccessKeyDef, AccessKeyStore, Principal};
 
 use crate::error::{Error, Result};
 use crate::project::Project;
+use crate::versioned_json;
 
 pub use tally_keys::{ApiKey, KeyDigest, KeyDigests, KeyKind, ProjectKeys};
 
@@ -103,26 +104,21 @@ impl Project {
     /// current; on any error nothing changes.
     fn change_access_keys<T>(&self, f: impl FnOnce(&mut AccessKeyStore) -> Result<T>) -> Result<T> {
         let mut current = self.access_key_store_mut();
-        let mut next = current.clone();
-        let out = f(&mut next)?;
-        let path = self.dir().join(ACCESS_KEYS_FILE);
-        tally_ingest::replace_atomic(self.storage(), &path, &next.encode())
-            .map_err(|e| Error::io(&path, e))?;
-        *current = next;
-        Ok(out)
+        versioned_json::change(&mut *current, f, |next| {
+            versioned_json::write(self.storage(), self.dir(), ACCESS_KEYS_FILE, &next.encode())
+        })
     }
 }
 
 /// Reads a project's access keys (none when the file does not exist).
+/// The file's format, version included, is [`AccessKeyStore::decode`]'s.
 pub(crate) fn load_access_keys(
     storage: &dyn tally_ingest::Storage,
     dir: &std::path::Path,
 ) -> Result<AccessKeyStore> {
-    let path = dir.join(ACCESS_KEYS_FILE);
-    if !storage.exists(&path).map_err(|e| Error::io(&path, e))? {
+    let Some(bytes) = versioned_json::read(storage, dir, ACCESS_KEYS_FILE)? else {
         return Ok(AccessKeyStore::new());
-    }
-    let bytes = tally_ingest::read_all(storage, &path).map_err(|e| Error::io(&path, e))?;
-    AccessKeyStore::decode(&bytes, &path.display().to_string())
-        .map_err(|reason| Error::Corrupt { path: path.display().to_string(), reason })
+    };
+    let path = dir.join(ACCESS_KEYS_FILE).display().to_string();
+    AccessKeyStore::decode(&bytes, &path).map_err(|reason| Error::Corrupt { path, reason })
 }

@@ -57,6 +57,7 @@ mod project;
 mod query;
 mod saved;
 mod schema;
+mod versioned_json;
 
 pub use datasets::{DATASETS_FILE, MAX_DATASET_PAGE, MAX_INDEX_PATHS};
 pub use engine::{

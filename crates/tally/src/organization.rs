@@ -22,6 +22,7 @@ use tally_keys::{ApiKey, KeyDigest};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::project::Project;
+use crate::versioned_json::{self, Versioned};
 
 /// The organization file in a data directory.
 pub const ORGANIZATION_FILE: &str = "organization.json";
@@ -31,6 +32,12 @@ pub(crate) struct OrganizationFile {
     format_version: u32,
     id: String,
     key: KeyDigest,
+}
+
+impl Versioned for OrganizationFile {
+    fn format_version(&self) -> u32 {
+        self.format_version
+    }
 }
 
 /// An organization as its key sees it: projects to list, create, read and
@@ -66,7 +73,11 @@ impl Engine {
             source: std::io::Error::other(e.to_string()),
         })?;
         let key = ApiKey::generate()?;
-        let file = OrganizationFile { format_version: 1, id: hex::encode(id), key: key.digest() };
+        let file = OrganizationFile {
+            format_version: versioned_json::FORMAT_VERSION,
+            id: hex::encode(id),
+            key: key.digest(),
+        };
         self.write_organization(&file)?;
         let id = file.id.clone();
         *org = Some(file);
@@ -223,29 +234,11 @@ pub(crate) fn load(
     storage: &dyn tally_ingest::Storage,
     dir: &std::path::Path,
 ) -> Result<Option<OrganizationFile>> {
-    let path = dir.join(ORGANIZATION_FILE);
-    if !storage.exists(&path).map_err(|e| Error::io(&path, e))? {
-        return Ok(None);
-    }
-    let bytes = tally_ingest::read_all(storage, &path).map_err(|e| Error::io(&path, e))?;
-    let file: OrganizationFile = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Corrupt { path: path.display().to_string(), reason: e.to_string() })?;
-    if file.format_version != 1 {
-        return Err(Error::Corrupt {
-            path: path.display().to_string(),
-            reason: format!("format_version {} (this build reads 1)", file.format_version),
-        });
-    }
-    Ok(Some(file))
+    versioned_json::load(storage, dir, ORGANIZATION_FILE)
 }
 
 impl Engine {
     fn write_organization(&self, file: &OrganizationFile) -> Result<()> {
-        let path = self.data_dir().join(ORGANIZATION_FILE);
-        let bytes = serde_json::to_vec_pretty(file).map_err(|e| Error::Corrupt {
-            path: ORGANIZATION_FILE.into(),
-            reason: e.to_string(),
-        })?;
-        tally_ingest::replace_atomic(self.storage(), &path, &bytes).map_err(|e| Error::io(&path, e))
+        versioned_json::save(self.storage(), self.data_dir(), ORGANIZATION_FILE, file)
     }
 }

@@ -28,6 +28,7 @@ use tally_query::Query;
 
 use crate::error::{Error, Result};
 use crate::project::Project;
+use crate::versioned_json::{self, Versioned};
 
 /// The saved-query file inside a project directory.
 pub const SAVED_QUERIES_FILE: &str = "saved_queries.json";
@@ -51,6 +52,12 @@ struct Saved {
 struct File {
     format_version: u32,
     queries: Vec<Saved>,
+}
+
+impl Versioned for File {
+    fn format_version(&self) -> u32 {
+        self.format_version
+    }
 }
 
 /// A project's saved queries and the cache of their results.
@@ -83,19 +90,9 @@ const ECHOED: [&str; 8] = [
 
 impl SavedQueries {
     pub(crate) fn load(storage: &dyn tally_ingest::Storage, dir: &std::path::Path) -> Result<Self> {
-        let path = dir.join(SAVED_QUERIES_FILE);
-        if !storage.exists(&path).map_err(|e| Error::io(&path, e))? {
+        let Some(file) = versioned_json::load::<File>(storage, dir, SAVED_QUERIES_FILE)? else {
             return Ok(SavedQueries::default());
-        }
-        let bytes = tally_ingest::read_all(storage, &path).map_err(|e| Error::io(&path, e))?;
-        let corrupt = |reason: String| Error::Corrupt { path: path.display().to_string(), reason };
-        let file: File = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-        if file.format_version != 1 {
-            return Err(corrupt(format!(
-                "format_version {} (this build reads 1)",
-                file.format_version
-            )));
-        }
+        };
         let defs = file.queries.into_iter().map(|q| (q.query_name.clone(), q)).collect();
         Ok(SavedQueries { defs: RwLock::new(defs), cache: Mutex::new(HashMap::new()) })
     }
@@ -201,23 +198,22 @@ impl Project {
         let now = self.now_ms();
         let saved = self.saved_queries();
         let mut defs = saved.defs.write().unwrap_or_else(|p| p.into_inner());
-        let mut next = defs.clone();
-        let old = next.remove(name);
-        if new_name != name && next.contains_key(&new_name) {
-            return Err(invalid("query_name", format!("a saved query {new_name:?} exists")));
-        }
-        let created = old.is_none();
-        let def = Saved {
-            query_name: new_name.clone(),
-            refresh_rate,
-            query,
-            metadata,
-            created_ms: old.as_ref().map_or(now, |o| o.created_ms),
-            modified_ms: now,
-        };
-        next.insert(new_name.clone(), def.clone());
-        self.write_saved(&next)?;
-        *defs = next;
+        let (created, def) = self.change_saved(&mut defs, |next| {
+            let old = next.remove(name);
+            if new_name != name && next.contains_key(&new_name) {
+                return Err(invalid("query_name", format!("a saved query {new_name:?} exists")));
+            }
+            let def = Saved {
+                query_name: new_name.clone(),
+                refresh_rate,
+                query,
+                metadata,
+                created_ms: old.as_ref().map_or(now, |o| o.created_ms),
+                modified_ms: now,
+            };
+            next.insert(new_name.clone(), def.clone());
+            Ok((old.is_none(), def))
+        })?;
         let mut cache = saved.cache.lock().unwrap_or_else(|p| p.into_inner());
         cache.remove(name);
         cache.remove(&new_name);
@@ -245,13 +241,10 @@ impl Project {
     pub fn delete_saved_query(&self, name: &str) -> Result<()> {
         let saved = self.saved_queries();
         let mut defs = saved.defs.write().unwrap_or_else(|p| p.into_inner());
-        if !defs.contains_key(name) {
-            return Err(not_found(name));
-        }
-        let mut next = defs.clone();
-        next.remove(name);
-        self.write_saved(&next)?;
-        *defs = next;
+        self.change_saved(&mut defs, |next| match next.remove(name) {
+            Some(_) => Ok(()),
+            None => Err(not_found(name)),
+        })?;
         saved.cache.lock().unwrap_or_else(|p| p.into_inner()).remove(name);
         Ok(())
     }
@@ -327,13 +320,19 @@ impl Project {
         defs.keys().cloned().collect()
     }
 
-    fn write_saved(&self, defs: &BTreeMap<String, Saved>) -> Result<()> {
-        let file = File { format_version: 1, queries: defs.values().cloned().collect() };
-        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| Error::Corrupt {
-            path: SAVED_QUERIES_FILE.into(),
-            reason: e.to_string(),
-        })?;
-        let path = self.dir().join(SAVED_QUERIES_FILE);
-        tally_ingest::replace_atomic(self.storage(), &path, &bytes).map_err(|e| Error::io(&path, e))
+    /// Changes a copy of the definitions (held under their write lock),
+    /// writes it, then makes it current; on any error nothing changes.
+    fn change_saved<R>(
+        &self,
+        defs: &mut BTreeMap<String, Saved>,
+        change: impl FnOnce(&mut BTreeMap<String, Saved>) -> Result<R>,
+    ) -> Result<R> {
+        versioned_json::change(defs, change, |next| {
+            let file = File {
+                format_version: versioned_json::FORMAT_VERSION,
+                queries: next.values().cloned().collect(),
+            };
+            versioned_json::save(self.storage(), self.dir(), SAVED_QUERIES_FILE, &file)
+        })
     }
 }
