@@ -224,6 +224,28 @@ pub enum AnalysisKind {
 }
 
 impl AnalysisKind {
+    /// Every kind once, in the spec's order (§2.2). `Percentile` carries a
+    /// placeholder `p` (50): only the kind is meant.
+    ///
+    /// ```
+    /// use tally_query::AnalysisKind;
+    /// let names: Vec<&str> = AnalysisKind::ALL.iter().map(|k| k.name()).collect();
+    /// assert_eq!(names[..3], ["count", "count_unique", "minimum"]);
+    /// assert_eq!(names.len(), 10);
+    /// ```
+    pub const ALL: &'static [AnalysisKind] = &[
+        AnalysisKind::Count,
+        AnalysisKind::CountUnique,
+        AnalysisKind::Minimum,
+        AnalysisKind::Maximum,
+        AnalysisKind::Sum,
+        AnalysisKind::Average,
+        AnalysisKind::Median,
+        AnalysisKind::Percentile(50.0),
+        AnalysisKind::SelectUnique,
+        AnalysisKind::StandardDeviation,
+    ];
+
     /// Keen's `analysis_type` name.
     pub fn name(self) -> &'static str {
         match self {

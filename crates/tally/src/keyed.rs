@@ -423,24 +423,12 @@ impl Project {
 
     /// The query resource listing (keen-semantics §9.4).
     pub fn query_listing(&self) -> Value {
-        const TYPES: [&str; 13] = [
-            "count",
-            "count_unique",
-            "minimum",
-            "maximum",
-            "sum",
-            "average",
-            "median",
-            "percentile",
-            "select_unique",
-            "standard_deviation",
-            "multi_analysis",
-            "funnel",
-            "extraction",
-        ];
+        // The simple analyses, then the query kinds that are not one.
+        let simple = tally_query::AnalysisKind::ALL.iter().map(|k| k.name());
+        let types = simple.chain(["multi_analysis", "funnel", "extraction"]);
         let base = format!("/3.0/projects/{}/queries", self.id());
         let mut out = Map::new();
-        for t in TYPES {
+        for t in types {
             out.insert(format!("{t}_url"), Value::String(format!("{base}/{t}")));
         }
         out.insert("saved_url".into(), Value::String(format!("{base}/saved")));
