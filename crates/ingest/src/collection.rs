@@ -47,8 +47,13 @@
 //!                               and any later logs (see recovery)
 //!   seg-<id:016x>.parquet       sealed segment data (plain typed Parquet)
 //!   seg-<id:016x>.idx           its index sidecar (bitmaps, statistics)
+//!   seg-<id:016x>-<gen:016x>.del  its deletion vector, if events were deleted
 //!   dict-<column id:08x>.dict   append-only dictionary of one string/list column
 //! ```
+//!
+//! Deletes (events, a property, the collection) are described at
+//! [`Collection::delete_events`], [`Collection::delete_property`] and
+//! [`Collection::delete_collection`].
 //!
 //! # Recovery
 //!
@@ -120,6 +125,9 @@ use crate::snapshot::Snapshot;
 use crate::storage::{read_all, replace_atomic, Storage};
 use crate::value::{ColumnId, EventId, SegmentId, SeqNo, ValueType};
 use crate::wal::{replay, replay_closed, TornTail, WalReplay, WalWriter};
+
+mod delete;
+pub use delete::DELETED_DIR_PREFIX;
 
 /// When acknowledged events become durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -211,8 +219,6 @@ struct Inner {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     opts: CollectionOptions,
-    /// Process-unique number of this opened collection (see [`Resolved`]).
-    instance: u64,
     /// Schema and dictionaries as of the last append that added a column:
     /// what [`Collection::resolve`] looks ids up in, off the writer lock.
     catalog: RwLock<Catalog>,
@@ -260,6 +266,11 @@ struct Writer {
     /// Logs before the current one whose records are still in the head
     /// (found after the manifest's log at open); removed by the next seal.
     older_wals: Vec<String>,
+    /// Process-unique number of this collection's current ids (see
+    /// [`Resolved`]); renewed when a property is deleted.
+    instance: u64,
+    /// The collection was deleted: every call is refused.
+    deleted: bool,
 }
 
 /// Heads of at least this many rows are sealed on a background thread
@@ -633,7 +644,8 @@ impl Collection {
         };
         let older_wals = chain[..chain.len() - 1].to_vec();
 
-        let catalog = Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone() };
+        let instance = next_instance();
+        let catalog = Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone(), instance };
         let mut id_prefix = [0u8; 4];
         getrandom::fill(&mut id_prefix)
             .map_err(|e| IngestError::Internal(format!("os random source: {e}")))?;
@@ -654,6 +666,8 @@ impl Collection {
             payload_buf: Vec::new(),
             sealing: None,
             older_wals,
+            instance,
+            deleted: false,
         };
         let coll = Collection {
             inner: Arc::new(Inner {
@@ -662,7 +676,6 @@ impl Collection {
                 storage,
                 clock,
                 opts,
-                instance: next_instance(),
                 catalog: RwLock::new(catalog),
                 writer: Mutex::new(writer),
             }),
@@ -683,6 +696,17 @@ impl Collection {
     /// The options this collection was opened with.
     pub fn options(&self) -> &CollectionOptions {
         &self.inner.opts
+    }
+
+    /// Refuses a deleted or poisoned collection.
+    fn refuse_if_closed(&self, w: &Writer) -> Result<()> {
+        if w.deleted {
+            return Err(IngestError::Deleted { collection: self.inner.name.clone() });
+        }
+        if w.poisoned || w.wal.is_poisoned() {
+            return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
+        }
+        Ok(())
     }
 
     fn lock(&self) -> MutexGuard<'_, Writer> {
@@ -722,19 +746,19 @@ impl Collection {
     /// that [`Collection::append_resolved`] only adds what is new.
     pub fn resolve(&self, batch: &FlatBatch) -> Resolved {
         let catalog = self.inner.catalog.read().unwrap_or_else(|p| p.into_inner()).clone();
-        Resolved::new(self.inner.instance, &catalog, batch)
+        Resolved::new(catalog.instance, &catalog, batch)
     }
 
     /// [`Collection::append_parts`] with resolved ids: appends all parts as
     /// ONE WAL record with one fsync; one outcome per part.
     pub fn append_resolved(&self, parts: &[AppendPart<'_>]) -> Result<Vec<AppendOutcome>> {
-        let instance = self.inner.instance;
+        let mut w = self.lock();
+        self.refuse_if_closed(&w)?;
+        // Checked under the lock: ids resolved before a property was
+        // deleted belong to an older instance and are ignored.
+        let instance = w.instance;
         let resolved: Vec<Option<&Resolved>> =
             parts.iter().map(|p| p.resolved.filter(|r| r.fits(instance, p.batch))).collect();
-        let mut w = self.lock();
-        if w.poisoned || w.wal.is_poisoned() {
-            return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
-        }
         // A background seal that has finished commits now (never waits).
         finish_seal(&*self.inner.storage, &self.inner.dir, &mut w, false)?;
         let now = self.inner.clock.now_ms();
@@ -877,7 +901,8 @@ impl Collection {
         let Writer { schema, dicts, .. } = &mut *w;
         if any_new {
             // New columns (and their dictionaries): publish them for resolving.
-            let catalog = Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone() };
+            let catalog =
+                Catalog { schema: Arc::new(schema.clone()), dicts: dicts.clone(), instance };
             *self.inner.catalog.write().unwrap_or_else(|p| p.into_inner()) = catalog;
         }
         w.published = None;
@@ -897,9 +922,7 @@ impl Collection {
     /// the WAL durable.
     pub fn flush(&self) -> Result<()> {
         let mut w = self.lock();
-        if w.poisoned {
-            return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
-        }
+        self.refuse_if_closed(&w)?;
         finish_seal(&*self.inner.storage, &self.inner.dir, &mut w, true)?;
         if w.head.is_empty() {
             w.sync_wal().inspect_err(|_| w.poisoned = true)?;
@@ -911,9 +934,7 @@ impl Collection {
     /// Makes every acknowledged event durable (fsyncs a buffered WAL).
     pub fn sync(&self) -> Result<()> {
         let mut w = self.lock();
-        if w.poisoned {
-            return Err(IngestError::Poisoned { collection: self.inner.name.clone() });
-        }
+        self.refuse_if_closed(&w)?;
         w.sync_wal().inspect_err(|_| w.poisoned = true)
     }
 
@@ -1090,6 +1111,9 @@ impl Drop for Inner {
     fn drop(&mut self) {
         let Inner { writer, storage, dir, .. } = self;
         let w = writer.get_mut().unwrap_or_else(|p| p.into_inner());
+        if w.deleted {
+            return;
+        }
         // A background seal finishes and commits; were it abandoned, the
         // next open would replay its rows from the logs (nothing is lost).
         if finish_seal(&**storage, dir, w, true).is_err() {

@@ -548,6 +548,13 @@ impl Dicts {
         v[column as usize] = Some(dict);
     }
 
+    /// Forgets the dictionary of a column (its property was deleted).
+    pub fn remove(&mut self, column: ColumnId) {
+        if self.get(column).is_some() {
+            Arc::make_mut(&mut self.by_column)[column as usize] = None;
+        }
+    }
+
     /// All dictionaries with their column ids, in id order.
     pub fn iter(&self) -> impl Iterator<Item = (ColumnId, &Arc<Dictionary>)> + '_ {
         self.by_column.iter().enumerate().filter_map(|(i, d)| Some((i as ColumnId, d.as_ref()?)))

@@ -184,6 +184,14 @@ pub enum IngestError {
         /// The poisoned collection.
         collection: String,
     },
+    /// The collection was deleted ([`crate::Collection::delete_collection`]);
+    /// this handle refuses everything. A new collection of the same name is
+    /// a different one: open it again.
+    #[error("collection {collection:?} was deleted")]
+    Deleted {
+        /// The deleted collection.
+        collection: String,
+    },
     /// A Parquet encode/decode failure on a named file.
     #[error("parquet error on {}: {source}", file.display())]
     Parquet {
@@ -214,7 +222,9 @@ impl IngestError {
             IngestError::LimitExceeded { code, .. } => *code,
             IngestError::InvalidCollectionName { .. } => ErrorCode::InvalidCollectionName,
             IngestError::InvalidBatch { .. } => ErrorCode::InvalidBatch,
-            IngestError::NotFound { .. } => ErrorCode::ResourceNotFound,
+            IngestError::NotFound { .. } | IngestError::Deleted { .. } => {
+                ErrorCode::ResourceNotFound
+            }
             IngestError::InvalidParameter { .. } => ErrorCode::InvalidParameter,
             IngestError::Corrupt { .. }
             | IngestError::Io { .. }

@@ -293,10 +293,12 @@ impl Head {
         let arcs: Vec<Option<std::sync::Arc<crate::dict::Dictionary>>> = (0..schema.len())
             .map(|cid| {
                 // keen.id is a fixed column stored beside the rows, never
-                // through a dictionary.
+                // through a dictionary; a dropped column gets no values.
                 let ty = schema.key(cid as ColumnId).expect("column exists").ty;
-                (cid as ColumnId != ID_COLUMN && matches!(ty, ValueType::String | ValueType::List))
-                    .then(|| dicts.dict_mut(cid as ColumnId).clone())
+                (cid as ColumnId != ID_COLUMN
+                    && matches!(ty, ValueType::String | ValueType::List)
+                    && !schema.is_dropped(cid as ColumnId))
+                .then(|| dicts.dict_mut(cid as ColumnId).clone())
             })
             .collect();
         let mut writers: Vec<Burst<'_>> =

@@ -24,7 +24,8 @@
 //!
 //! - [`parse_event`] / [`EventParser`]: raw bytes to a [`FlatBatch`]; every
 //!   rule of keen-semantics §1.3–1.6 with Keen's [`ErrorCode`]s.
-//! - [`Collection`]: the write path and durability of one collection.
+//! - [`Collection`]: the write path and durability of one collection, and
+//!   its deletes (events, a property, the whole collection).
 //! - [`Schema`]: (path, type) ↔ [`ColumnId`]; one typed column per pair, so
 //!   a type conflict keeps both values.
 //! - [`Dictionary`]: one append-only dictionary per (collection, string or
@@ -87,7 +88,7 @@ mod wal;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use collection::{
     AppendOutcome, AppendPart, Collection, CollectionOptions, Durability, OpenReport,
-    BACKGROUND_SEAL_MIN_ROWS, BUFFERED_SYNC_BYTES, DEFAULT_SEGMENT_ROWS,
+    BACKGROUND_SEAL_MIN_ROWS, BUFFERED_SYNC_BYTES, DEFAULT_SEGMENT_ROWS, DELETED_DIR_PREFIX,
 };
 pub use datetime::{format_datetime, parse_timestamp, parse_zoned_datetime};
 pub use dict::{

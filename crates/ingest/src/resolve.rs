@@ -102,6 +102,10 @@ pub(crate) fn next_instance() -> u64 {
 pub(crate) struct Catalog {
     pub(crate) schema: Arc<Schema>,
     pub(crate) dicts: Dicts,
+    /// The collection instance these ids belong to: a new one whenever an
+    /// id may stop being valid (a deleted property), so older resolutions
+    /// are ignored.
+    pub(crate) instance: u64,
 }
 
 /// The sizes of a [`FlatBatch`], to check that a [`Resolved`] belongs to it.

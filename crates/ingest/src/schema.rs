@@ -11,9 +11,17 @@
 //! "the most recently written type" of a path and [`Schema::types_of`] lists
 //! all of them.
 //!
+//! A deleted property's columns are *dropped* ([`Schema::drop_columns`]):
+//! their ids stay taken (dictionary files and segments name columns by
+//! id), but the path no longer resolves to them, they do not count against
+//! the column limit, and a later event with the same path and type gets a
+//! new column.
+//!
 //! The schema serializes (serde) as
 //! `{"max_columns": N, "events": E, "columns": [{"path": P, "type": T, "last_written": O}, ...]}`
-//! with columns in id order; the path index is rebuilt on load.
+//! with columns in id order; a dropped column carries `"dropped": true`
+//! (absent otherwise, so schemas without drops read and write exactly as
+//! before). The path index is rebuilt on load.
 
 use hashbrown::HashMap;
 use std::sync::Arc;
@@ -46,6 +54,8 @@ pub struct SchemaColumn {
     /// Ordinal (see [`Schema::events`]) of the last event that wrote this
     /// column; 0 if no event wrote it yet.
     pub last_written: u64,
+    /// True once the column's property was deleted (see the module docs).
+    pub dropped: bool,
 }
 
 /// Append-only map between column keys and ids (see the module docs).
@@ -98,8 +108,58 @@ impl Schema {
         let id =
             ColumnId::try_from(self.columns.len()).expect("column count is bounded by max_columns");
         self.by_path.entry(key.path.clone()).or_default().push((key.ty, id));
-        self.columns.push(SchemaColumn { key, last_written });
+        self.columns.push(SchemaColumn { key, last_written, dropped: false });
         id
+    }
+
+    /// Columns that are not dropped (the fixed ones included): what the
+    /// column limit counts.
+    pub fn live_len(&self) -> usize {
+        self.columns.iter().filter(|c| !c.dropped).count()
+    }
+
+    /// True when column `id` was dropped.
+    pub fn is_dropped(&self, id: ColumnId) -> bool {
+        self.columns.get(id as usize).is_some_and(|c| c.dropped)
+    }
+
+    /// The live columns of property `path`: every type of `path` itself and
+    /// of every path below it (`path.` + anything), in id order.
+    pub fn columns_under(&self, path: &str) -> Vec<ColumnId> {
+        let mut ids: Vec<ColumnId> = self
+            .by_path
+            .iter()
+            .filter(|(p, _)| {
+                p.len() >= path.len()
+                    && p.starts_with(path)
+                    && (p.len() == path.len() || p.as_bytes()[path.len()] == b'.')
+            })
+            .flat_map(|(_, v)| v.iter().map(|(_, id)| *id))
+            .collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Drops columns `ids` (see the module docs); the fixed columns and
+    /// unknown ids are left alone.
+    pub fn drop_columns(&mut self, ids: &[ColumnId]) {
+        for &id in ids {
+            if id <= ID_COLUMN {
+                continue;
+            }
+            let Some(c) = self.columns.get_mut(id as usize) else { continue };
+            if c.dropped {
+                continue;
+            }
+            c.dropped = true;
+            let path = c.key.path.clone();
+            if let Some(v) = self.by_path.get_mut(&path) {
+                v.retain(|(_, i)| *i != id);
+                if v.is_empty() {
+                    self.by_path.remove(&path);
+                }
+            }
+        }
     }
 
     /// Number of columns (including the fixed ones).
@@ -135,7 +195,7 @@ impl Schema {
     /// Fails with [`IngestError::LimitExceeded`] (`Limit::ColumnCount`) if
     /// adding `new` columns would break the limit. Changes nothing.
     pub fn check_room(&self, new: usize) -> Result<()> {
-        let actual = self.columns.len() + new;
+        let actual = self.live_len() + new;
         if new > 0 && actual > self.max_columns {
             return Err(IngestError::LimitExceeded {
                 code: ErrorCode::InvalidEvent,
@@ -180,9 +240,9 @@ impl Schema {
         }
     }
 
-    /// All columns in id order, with their ids.
+    /// All live (not dropped) columns in id order, with their ids.
     pub fn iter(&self) -> impl Iterator<Item = (ColumnId, &SchemaColumn)> + '_ {
-        self.columns.iter().enumerate().map(|(i, c)| (i as ColumnId, c))
+        self.columns.iter().enumerate().filter(|(_, c)| !c.dropped).map(|(i, c)| (i as ColumnId, c))
     }
 
     /// Distinct paths, sorted by code point.
@@ -224,6 +284,8 @@ struct ColumnRepr {
     #[serde(rename = "type")]
     ty: String,
     last_written: u64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    dropped: bool,
 }
 
 impl From<Schema> for SchemaRepr {
@@ -238,6 +300,7 @@ impl From<Schema> for SchemaRepr {
                     path: c.key.path.to_string(),
                     ty: c.key.ty.as_str().to_owned(),
                     last_written: c.last_written,
+                    dropped: c.dropped,
                 })
                 .collect(),
         }
@@ -256,6 +319,14 @@ impl TryFrom<SchemaRepr> for Schema {
         for c in r.columns {
             let ty = ValueType::from_name(&c.ty)
                 .ok_or_else(|| format!("unknown column type {:?}", c.ty))?;
+            if c.dropped {
+                s.columns.push(SchemaColumn {
+                    key: ColumnKey::new(c.path, ty),
+                    last_written: c.last_written,
+                    dropped: true,
+                });
+                continue;
+            }
             if s.id(&c.path, ty).is_some() {
                 return Err(format!("duplicate column {}::{}", c.path, c.ty));
             }
@@ -263,7 +334,7 @@ impl TryFrom<SchemaRepr> for Schema {
         }
         let fixed = Schema::new();
         if s.columns.len() < 3
-            || s.columns[..3].iter().zip(&fixed.columns).any(|(a, b)| a.key != b.key)
+            || s.columns[..3].iter().zip(&fixed.columns).any(|(a, b)| a.key != b.key || a.dropped)
         {
             return Err("the first three columns must be keen.timestamp, keen.created_at, keen.id"
                 .to_owned());
@@ -327,5 +398,31 @@ mod tests {
         assert!(
             serde_json::from_str::<Schema>(r#"{"max_columns":1,"events":0,"columns":[]}"#).is_err()
         );
+    }
+
+    #[test]
+    fn dropped_columns_keep_their_ids_and_free_their_paths() {
+        let mut s = Schema::new().with_max_columns(6);
+        let a = s.get_or_insert("a", ValueType::Num).unwrap();
+        let ab = s.get_or_insert("a.b", ValueType::String).unwrap();
+        let ax = s.get_or_insert("ax", ValueType::Num).unwrap();
+        assert_eq!(s.columns_under("a"), vec![a, ab]);
+        assert_eq!(s.columns_under("a.b"), vec![ab]);
+        assert!(s.check_room(1).is_err(), "6 of 6 columns");
+        s.drop_columns(&[a, ab, ID_COLUMN]);
+        assert!(s.is_dropped(a) && !s.is_dropped(ID_COLUMN) && !s.is_dropped(ax));
+        assert_eq!((s.len(), s.live_len()), (6, 4));
+        assert_eq!(s.id("a", ValueType::Num), None);
+        assert_eq!(s.paths(), vec!["ax", "keen.created_at", "keen.id", "keen.timestamp"]);
+        assert!(s.check_room(2).is_ok(), "dropped columns leave room");
+        let again = s.get_or_insert("a", ValueType::Num).unwrap();
+        assert_eq!(again, 6, "a new id, never the dropped one");
+        // Round trip, and the member is absent for live columns.
+        let json = serde_json::to_string(&s).unwrap();
+        assert_eq!(json.matches("\"dropped\":true").count(), 2, "{json}");
+        assert_eq!(json.matches("dropped").count(), 2, "{json}");
+        let back: Schema = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.id("a", ValueType::Num), Some(6));
     }
 }

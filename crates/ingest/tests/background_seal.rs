@@ -4,45 +4,31 @@
 //! through the switch, and a log chain left by an uncommitted seal
 //! replays in order.
 
+mod common;
+
 use std::sync::Arc;
 
 use tally_ingest::{
-    parse_event, Collection, CollectionOptions, FixedClock, FlatBatch, IngestError, StdStorage,
-    Storage, WalWriter, BACKGROUND_SEAL_MIN_ROWS,
+    Collection, CollectionOptions, FixedClock, FlatBatch, IngestError, StdStorage, Storage,
+    WalWriter, BACKGROUND_SEAL_MIN_ROWS,
 };
 
 fn batch(from: usize, n: usize) -> (FlatBatch, Vec<u8>, Vec<usize>) {
-    let mut b = FlatBatch::new();
-    let mut raw = Vec::new();
-    for i in from..from + n {
-        let e = format!(r#"{{"i": {i}, "s": "v{}"}}"#, i % 97);
-        parse_event(e.as_bytes(), &mut b, &Default::default()).unwrap();
-        let start = raw.len();
-        raw.extend_from_slice(e.as_bytes());
-        b.events.last_mut().unwrap().raw = start..raw.len();
-    }
+    let events: Vec<String> =
+        (from..from + n).map(|i| format!(r#"{{"i": {i}, "s": "v{}"}}"#, i % 97)).collect();
+    let (b, raw) = common::batch_of(&events);
     (b, raw, (0..n).collect())
 }
 
 fn open(dir: &std::path::Path) -> (Collection, tally_ingest::OpenReport) {
-    Collection::open(
-        Arc::new(StdStorage::new()),
-        dir.join("c"),
-        "c",
-        Arc::new(FixedClock::at(1_718_202_920_123)),
+    common::open_with(
+        dir,
         CollectionOptions { segment_rows: BACKGROUND_SEAL_MIN_ROWS, ..Default::default() },
     )
-    .unwrap()
 }
 
 fn logs(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir.join("c"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("wal-"))
-        .collect();
-    v.sort();
-    v
+    common::files(dir).into_iter().filter(|n| n.starts_with("wal-")).collect()
 }
 
 /// The sum of column `i` over every row a snapshot sees: each event once.

@@ -1,31 +1,8 @@
 //! `Collection::append_parts`: several parsed batches, one WAL record.
 
-use std::sync::Arc;
-
-use tally_ingest::{parse_event, Collection, CollectionOptions, FixedClock, FlatBatch, StdStorage};
-
-fn batch(events: &[&str]) -> (FlatBatch, Vec<u8>) {
-    let mut b = FlatBatch::new();
-    let mut raw = Vec::new();
-    for e in events {
-        parse_event(e.as_bytes(), &mut b, &Default::default()).unwrap();
-        let start = raw.len();
-        raw.extend_from_slice(e.as_bytes());
-        b.events.last_mut().unwrap().raw = start..raw.len();
-    }
-    (b, raw)
-}
-
-fn open(dir: &std::path::Path) -> (Collection, tally_ingest::OpenReport) {
-    Collection::open(
-        Arc::new(StdStorage::new()),
-        dir.join("c"),
-        "c",
-        Arc::new(FixedClock::at(1_718_202_920_123)),
-        CollectionOptions::default(),
-    )
-    .unwrap()
-}
+mod common;
+use common::{batch_of as batch, open, open_with};
+use tally_ingest::CollectionOptions;
 
 #[test]
 fn parts_share_one_record_and_replay_whole() {
@@ -53,17 +30,7 @@ fn parts_share_one_record_and_replay_whole() {
 fn column_limit_rejects_only_the_events_that_break_it() {
     let dir = tempfile::tempdir().unwrap();
     let opts = CollectionOptions { max_columns: 3 + 4, ..Default::default() };
-    let open = || {
-        Collection::open(
-            Arc::new(StdStorage::new()),
-            dir.path().join("c"),
-            "c",
-            Arc::new(FixedClock::at(1_718_202_920_123)),
-            opts.clone(),
-        )
-        .unwrap()
-        .0
-    };
+    let open = || open_with(dir.path(), opts.clone()).0;
     let c = open();
     let (b1, r1) = batch(&[r#"{"a": 1, "b": 2, "c": 3}"#, r#"{"x": 1, "y": 2}"#]);
     let (b2, r2) = batch(&[r#"{"a": 5, "d": "new"}"#, r#"{"a": 6}"#]);
@@ -90,15 +57,7 @@ fn column_limit_rejects_only_the_events_that_break_it() {
 fn lowering_the_column_limit_never_refuses_acknowledged_events() {
     let dir = tempfile::tempdir().unwrap();
     let with = |max_columns| {
-        Collection::open(
-            Arc::new(StdStorage::new()),
-            dir.path().join("c"),
-            "c",
-            Arc::new(FixedClock::at(1_718_202_920_123)),
-            CollectionOptions { max_columns, ..Default::default() },
-        )
-        .unwrap()
-        .0
+        open_with(dir.path(), CollectionOptions { max_columns, ..Default::default() }).0
     };
     let c = with(100);
     let (b, r) = batch(&[r#"{"a": 1, "b": 2, "c": 3, "d": 4}"#]);

@@ -324,6 +324,22 @@ impl Segment {
         Segment { core: self.core.clone(), deleted: Arc::new(deleted) }
     }
 
+    /// A copy of this segment under id `id` without the columns `drop`
+    /// (a deleted property); rows, ids and the deletion vector are kept.
+    pub fn without_columns(&self, drop: &[ColumnId], id: SegmentId) -> Segment {
+        let c = &self.core;
+        Segment {
+            core: Arc::new(Core {
+                id,
+                timestamps: c.timestamps.clone(),
+                created_at: c.created_at.clone(),
+                ids: c.ids.clone(),
+                columns: c.columns.iter().filter(|col| !drop.contains(&col.id)).cloned().collect(),
+            }),
+            deleted: self.deleted.clone(),
+        }
+    }
+
     /// Approximate heap bytes (Arrow memory sizes, roaring serialized sizes).
     pub fn memory_bytes(&self) -> usize {
         let c = &self.core;
