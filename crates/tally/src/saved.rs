@@ -188,6 +188,14 @@ fn parse_body(path_name: &str, body: &Value) -> Result<(String, u64, Value, Valu
     Ok((name, refresh_rate, query, metadata))
 }
 
+/// What `principal` may do to run a saved query's result: its scope for a
+/// saved one (`refresh_rate` 0) and for a cached one, each checked alone.
+fn result_scopes(principal: &Principal) -> (tally_keys::Result<Scope>, tally_keys::Result<Scope>) {
+    let [plain, cached] = [Operation::SavedQueryResult, Operation::CachedQueryResult]
+        .map(|op| authorize(principal, op));
+    (plain, cached)
+}
+
 impl Project {
     /// Creates or replaces saved query `name` (`PUT …/queries/saved/{name}`).
     /// A `query_name` in the body that differs renames it. Answers whether
@@ -264,8 +272,7 @@ impl Project {
     ) -> Result<Value> {
         // May it run either kind, under this name? If not, nothing is
         // looked up: a key learns nothing about names it may not run.
-        let plain = authorize(principal, Operation::SavedQueryResult);
-        let cached = authorize(principal, Operation::CachedQueryResult);
+        let (plain, cached) = result_scopes(principal);
         let runs_plain = plain.as_ref().is_ok_and(|s| s.saved_query(name).is_ok());
         let runs_cached = cached.as_ref().is_ok_and(|s| s.cached_query(name).is_ok());
         if !runs_plain && !runs_cached {
