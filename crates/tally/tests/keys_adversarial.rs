@@ -10,9 +10,12 @@
 //! T7 (saved and cached queries, datasets) is checked at the scope layer
 //! (`tally_keys::Scope`): the facade does not offer those resources yet.
 
+mod support;
+
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use support::normalize;
 use tally::{ApiKey, Engine, FixedClock, KeyedProject, NdjsonOptions, Project};
 
 /// 2024-06-20T00:00:00Z.
@@ -129,37 +132,22 @@ fn written_out(q: &Value) -> Value {
     q
 }
 
-/// An answer made comparable across engines: `keen.id` out (random per
-/// engine), the written-out filter out of echoed funnel steps (a key's
-/// filter is invisible), processing time out.
+/// An answer made comparable across engines ([`normalize::normalized`]),
+/// with the written-out filter out of the oracle's echoed funnel steps (a
+/// key's filter is invisible) and members sorted.
 fn normalized(r: Result<tally::Response, tally::Error>, oracle: bool) -> String {
-    let mut v = match r {
-        Ok(r) => match r.into_json() {
-            Some(v) => v,
-            None => return "csv".into(),
-        },
-        Err(e) => return e.to_json().to_string(),
-    };
-    if let Some(rows) = v.get_mut("result").and_then(Value::as_array_mut) {
-        for r in rows {
-            if let Some(k) = r.get_mut("keen").and_then(Value::as_object_mut) {
-                k.remove("id");
+    normalize::normalized(r, |v| {
+        if oracle {
+            if let Some(steps) = v.get_mut("steps").and_then(Value::as_array_mut) {
+                for s in steps {
+                    s["filters"].as_array_mut().unwrap().pop();
+                }
             }
         }
-    }
-    if oracle {
-        if let Some(steps) = v.get_mut("steps").and_then(Value::as_array_mut) {
-            for s in steps {
-                s["filters"].as_array_mut().unwrap().pop();
-            }
-        }
-    }
-    if let Some(m) = v.get_mut("execution_metadata").and_then(Value::as_object_mut) {
-        m.remove("total_processing_time");
-    }
-    // Member order of extraction rows is canonical for keys; compare as
-    // JSON values (order-insensitive maps) by re-serializing sorted.
-    sorted(&v).to_string()
+        // Member order of extraction rows is canonical for keys; compare as
+        // JSON values (order-insensitive maps) by re-serializing sorted.
+        *v = sorted(v);
+    })
 }
 
 fn sorted(v: &Value) -> Value {

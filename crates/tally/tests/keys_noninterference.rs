@@ -12,10 +12,13 @@
 //!
 //! CI runs 2,000 cases; `TALLY_FULL=1` runs 20,000.
 
+mod support;
+
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use support::normalize;
 use tally::{ApiKey, Engine, FixedClock};
 
 /// 2024-06-20T00:00:00Z.
@@ -262,23 +265,7 @@ fn answer(a: &[Ev], others: &[Ev], order: &[bool], filters: &[Value], q: &Value)
                                    "options": {"queries": {"filters": filters}}}))
         .unwrap();
     let kp = p.with_key(&ApiKey::from_text(created["key"].as_str().unwrap())).unwrap();
-    match kp.query_json_at(q, NOW) {
-        Ok(r) => {
-            let mut v = r.json().map(|v| v.into_owned()).unwrap_or(Value::Null);
-            if let Some(m) = v.get_mut("execution_metadata").and_then(Value::as_object_mut) {
-                m.remove("total_processing_time");
-            }
-            if let Some(rows) = v.get_mut("result").and_then(Value::as_array_mut) {
-                for r in rows {
-                    if let Some(k) = r.get_mut("keen").and_then(Value::as_object_mut) {
-                        k.remove("id");
-                    }
-                }
-            }
-            v.to_string()
-        }
-        Err(e) => e.to_json().to_string(),
-    }
+    normalize::normalized(kp.query_json_at(q, NOW), |_| {})
 }
 
 proptest! {
