@@ -67,6 +67,10 @@ enum Command {
     /// Cached datasets (keen-semantics §9.3).
     #[command(subcommand)]
     Datasets(DatasetsCmd),
+    /// Delete events, a property or a collection (keen-semantics §9.6;
+    /// master only).
+    #[command(subcommand)]
+    Delete(DeleteCmd),
     /// Generate a seeded sample, ingest it and run representative queries.
     Demo(DemoArgs),
 }
@@ -119,6 +123,43 @@ struct DemoArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeleteCmd {
+    /// Delete the events of COLLECTION that match --filters within
+    /// --timeframe (in --timezone); with neither filters nor a timeframe,
+    /// the whole collection. Prints `{"deleted": N}`.
+    Events {
+        /// The collection.
+        collection: String,
+        /// A JSON list of Keen filters.
+        #[arg(long)]
+        filters: Option<String>,
+        /// A relative timeframe, or an absolute one as JSON.
+        #[arg(long)]
+        timeframe: Option<String>,
+        /// A timezone name or offset for relative timeframes.
+        #[arg(long)]
+        timezone: Option<String>,
+        /// "Now" for relative timeframes (ISO-8601; without a zone, UTC).
+        #[arg(long, value_name = "ISO")]
+        now: Option<String>,
+    },
+    /// Delete a whole collection: events, schema, uniqueness tokens.
+    /// Prints `{"deleted": N}`.
+    Collection {
+        /// The collection.
+        collection: String,
+    },
+    /// Delete PROPERTY (every type, and every property below it) from
+    /// every event of COLLECTION and from its schema.
+    Property {
+        /// The collection.
+        collection: String,
+        /// The property's dotted path.
+        property: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -377,11 +418,6 @@ fn org(g: &Global, cmd: &OrgCmd) -> Result<u8, Fail> {
 fn datasets(g: &Global, cmd: &DatasetsCmd) -> Result<u8, Fail> {
     let engine = open_engine(g)?;
     let p = project(&engine, g)?;
-    // A value that is not JSON is taken as a string (`--index-by A`,
-    // `--timeframe this_7_days`).
-    let loose = |text: &str| {
-        serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
-    };
     match cmd {
         DatasetsCmd::Put { name, json } => {
             print_json(&p.put_dataset(name, &parse_json_arg("--json", json)?)?.1)
@@ -391,7 +427,7 @@ fn datasets(g: &Global, cmd: &DatasetsCmd) -> Result<u8, Fail> {
         }
         DatasetsCmd::Get { name } => print_json(&p.dataset(name)?),
         DatasetsCmd::Results { name, index_by, timeframe } => {
-            print_json(&p.dataset_results(name, &loose(index_by), &loose(timeframe))?)
+            print_json(&p.dataset_results(name, &loose_json(index_by), &loose_json(timeframe))?)
         }
         DatasetsCmd::Delete { name } => p.delete_dataset(name)?,
     }
@@ -469,6 +505,7 @@ fn run(cli: Cli) -> Result<u8, Fail> {
         Command::Org(cmd) => org(g, cmd),
         Command::Saved(cmd) => saved(g, cmd),
         Command::Datasets(cmd) => datasets(g, cmd),
+        Command::Delete(cmd) => delete(g, cmd),
         Command::Demo(a) => demo(g, a),
     }
 }
@@ -521,17 +558,56 @@ fn run_query(
     )
 }
 
-fn query(g: &Global, a: &QueryArgs) -> Result<u8, Fail> {
-    let now_ms = match &a.now {
+/// `--now` as Unix ms (the system clock when absent); a bad value is
+/// bad usage.
+fn now_arg(now: Option<&str>) -> Result<i64, Fail> {
+    match now {
         Some(s) => tally_ingest::parse_timestamp(s).ok_or_else(|| Fail {
             code: 2,
             error: Error::InvalidParameter {
                 name: "--now".into(),
                 reason: format!("not an ISO-8601 date-time: {s:?}"),
             },
-        })?,
-        None => tally_ingest::SystemClock.now_ms(),
-    };
+        }),
+        None => Ok(tally_ingest::SystemClock.now_ms()),
+    }
+}
+
+/// A value that is not JSON is taken as a string (`--index-by A`,
+/// `--timeframe this_7_days`, `--timezone Europe/Paris`).
+fn loose_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
+}
+
+fn delete(g: &Global, cmd: &DeleteCmd) -> Result<u8, Fail> {
+    let engine = open_engine(g)?;
+    let p = project(&engine, g)?;
+    match cmd {
+        DeleteCmd::Events { collection, filters, timeframe, timezone, now } => {
+            let now_ms = now_arg(now.as_deref())?;
+            let mut params = serde_json::Map::new();
+            if let Some(f) = filters {
+                params.insert("filters".into(), parse_json_arg("--filters", f)?);
+            }
+            if let Some(t) = timeframe {
+                params.insert("timeframe".into(), loose_json(t));
+            }
+            if let Some(z) = timezone {
+                params.insert("timezone".into(), loose_json(z));
+            }
+            let n = p.delete_events_at(collection, &serde_json::Value::Object(params), now_ms)?;
+            print_json(&json!({ "deleted": n }));
+        }
+        DeleteCmd::Collection { collection } => {
+            print_json(&json!({ "deleted": p.delete_collection(collection)? }));
+        }
+        DeleteCmd::Property { collection, property } => p.delete_property(collection, property)?,
+    }
+    Ok(0)
+}
+
+fn query(g: &Global, a: &QueryArgs) -> Result<u8, Fail> {
+    let now_ms = now_arg(a.now.as_deref())?;
     let engine = open_engine(g)?;
     let p = project(&engine, g)?;
     let lines: Vec<(usize, String)> = match (&a.query, &a.file) {

@@ -521,3 +521,58 @@ fn datasets_commands_put_list_and_retrieve() {
         tally(dir.path(), &["--project", id, "--key", read, "datasets", "delete", "daily"], None);
     assert_eq!(json(&refused)["error_code"], "AdminOnlyEndpointError");
 }
+
+#[test]
+fn delete_commands_remove_events_properties_and_collections() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = json(&tally(dir.path(), &["project", "create", "shop"], None));
+    let id = p["id"].as_str().unwrap();
+    let input = b"{\"c\": {\"t\": \"A\", \"o\": {\"x\": 1}}}\n{\"c\": {\"t\": \"B\", \"o\": {\"x\": 2}}}\n{\"c\": {\"t\": \"A\"}}\n";
+    tally(dir.path(), &["--project", id, "ingest", "-"], Some(input));
+    let count = |dir: &std::path::Path| {
+        let q =
+            r#"{"analysis_type": "count", "event_collection": "c", "timeframe": "this_1_years"}"#;
+        json(&tally(dir, &["--project", id, "query", q], None))["result"].clone()
+    };
+    let filters = r#"[{"property_name": "t", "operator": "eq", "property_value": "A"}]"#;
+    // A read key may not delete: exit 1 with Keen's error body.
+    let read = p["keys"]["read"].as_str().unwrap();
+    let refused =
+        tally(dir.path(), &["--project", id, "--key", read, "delete", "events", "c"], None);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(json(&refused)["error_code"], "AdminOnlyEndpointError");
+    let out =
+        tally(dir.path(), &["delete", "events", "c", "--filters", filters, "--project", id], None);
+    assert_eq!(json(&out), serde_json::json!({"deleted": 2}));
+    assert_eq!(count(dir.path()), serde_json::json!(1));
+    let out = tally(dir.path(), &["--project", id, "delete", "property", "c", "o"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let schema = json(&tally(dir.path(), &["--project", id, "schema", "--collection", "c"], None));
+    assert!(schema["properties"].get("o.x").is_none(), "{schema}");
+    let again = tally(dir.path(), &["--project", id, "delete", "property", "c", "o"], None);
+    assert_eq!(json(&again)["error_code"], "ResourceNotFoundError");
+    let out = tally(
+        dir.path(),
+        &[
+            "--project",
+            id,
+            "delete",
+            "events",
+            "c",
+            "--timeframe",
+            "this_1_days",
+            "--timezone",
+            "UTC",
+            "--now",
+            "2000-01-01T00:00:00Z",
+        ],
+        None,
+    );
+    assert_eq!(json(&out), serde_json::json!({"deleted": 0}), "nothing in that timeframe");
+    let out = tally(dir.path(), &["--project", id, "delete", "collection", "c"], None);
+    assert_eq!(json(&out), serde_json::json!({"deleted": 1}));
+    let schema = json(&tally(dir.path(), &["--project", id, "schema"], None));
+    assert_eq!(schema, serde_json::json!([]));
+    let gone = tally(dir.path(), &["--project", id, "delete", "events", "c"], None);
+    assert_eq!(json(&gone)["error_code"], "ResourceNotFoundError");
+}

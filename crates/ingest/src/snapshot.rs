@@ -68,4 +68,9 @@ impl Snapshot {
     pub fn rows(&self) -> usize {
         self.segments.iter().map(|s| s.len()).sum()
     }
+
+    /// Rows not deleted.
+    pub fn live_rows(&self) -> u64 {
+        self.segments.iter().map(|s| s.len() as u64 - s.deleted().len()).sum()
+    }
 }

@@ -63,8 +63,9 @@ pub mod time;
 
 pub use error::{Deadline, QueryError, QueryErrorCode, Result};
 pub use model::*;
-pub use parse::{parse_analysis, parse_query, parse_query_str};
+pub use parse::{parse_analysis, parse_filters, parse_query, parse_query_str};
 pub use run::{
-    execute, execute_until, extract_events, extract_events_until, Response, SnapshotSource,
+    execute, execute_until, extract_events, extract_events_until, matching_rows, Response,
+    SnapshotSource,
 };
 pub use time::{TimeRange, TimeUnit, TimeZone, Timeframe};

@@ -209,6 +209,33 @@ pub fn extract_events_until(
     extract::extract(snap.as_deref(), x, range, &select, max_events)
 }
 
+/// The live rows of `snapshot` with `keen.timestamp` in `range` that match
+/// every filter, per segment id (segments without a match are left out):
+/// what a delete by filters and timeframe removes (keen-semantics §9.6).
+/// The same filter evaluation as every analysis: bitmap indexes where
+/// they exist, the deletion vector subtracted, a binary search for the
+/// timeframe.
+pub fn matching_rows(
+    snapshot: &Snapshot,
+    filters: &[crate::model::Filter],
+    range: TimeRange,
+) -> Result<Vec<(tally_ingest::SegmentId, roaring::RoaringBitmap)>> {
+    use rayon::prelude::*;
+    let prepared = crate::exec::filter::Prepared::new(snapshot, filters)?;
+    Ok(snapshot
+        .segments()
+        .par_iter()
+        .filter_map(|seg| {
+            let rows = seg.time_range(range.start_ms, range.end_ms);
+            if rows.is_empty() {
+                return None;
+            }
+            let bm = prepared.select(seg, rows);
+            (!bm.is_empty()).then(|| (seg.id(), bm))
+        })
+        .collect())
+}
+
 type Prepared = (TimeRange, Option<Vec<TimeRange>>, Option<Arc<Snapshot>>);
 
 fn prepare(common: &Common, now_ms: i64, source: &dyn SnapshotSource) -> Result<Prepared> {

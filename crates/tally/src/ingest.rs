@@ -17,7 +17,8 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use tally_ingest::{
     format_datetime, infer_timestamp, parse_event, sanitize_collection_name,
-    validate_collection_name, AppendPart, EventLimits, EventParser, FlatBatch, Resolved,
+    validate_collection_name, AppendPart, EventLimits, EventParser, FlatBatch, IngestError,
+    Resolved,
 };
 
 use crate::error::{Error, Result};
@@ -590,7 +591,14 @@ impl Project {
                 resolved: g.resolved.as_ref(),
             })
             .collect();
-        match coll.append_resolved(&parts) {
+        let appended = match coll.append_resolved(&parts) {
+            // Deleted since the lookup: the name starts a new collection.
+            Err(IngestError::Deleted { .. }) => {
+                self.with_live_collection(name, |c| c.append_resolved(&parts))
+            }
+            other => other.map_err(Error::from),
+        };
+        match appended {
             Ok(outs) => {
                 for (o, g) in outs.into_iter().zip(groups) {
                     for (r, &line) in o.results.into_iter().zip(&g.lines) {
@@ -601,7 +609,7 @@ impl Project {
                     }
                 }
             }
-            Err(e) => out.result = Err(e.into()),
+            Err(e) => out.result = Err(e),
         }
         out
     }
@@ -779,8 +787,7 @@ impl Project {
                 }
             }
             if !idxs.is_empty() {
-                let coll = self.collection_or_create(name)?;
-                let out = coll.append(&batch, &raw, &idxs)?;
+                let out = self.with_live_collection(name, |c| c.append(&batch, &raw, &idxs))?;
                 for (r, i) in out.results.into_iter().zip(idxs) {
                     if let Err(e) = r {
                         results[slots[&i]] = failure(&e.into());

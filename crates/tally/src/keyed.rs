@@ -345,6 +345,35 @@ impl KeyedProject {
         self.project.datasets_for(&self.principal()?, limit, after_name)
     }
 
+    /// Deletes the events matching `params` (`filters`, `timeframe`,
+    /// `timezone`), or the collection when neither filters nor a timeframe
+    /// is given ([`Operation::DeleteEvents`], master only; see
+    /// [`Project::delete_events`]).
+    pub fn delete_events(&self, collection: &str, params: &Value) -> Result<u64> {
+        self.authorize(Operation::DeleteEvents)?;
+        self.project.delete_events(collection, params)
+    }
+
+    /// [`KeyedProject::delete_events`] with relative timeframes resolved at
+    /// `now_ms`.
+    pub fn delete_events_at(&self, collection: &str, params: &Value, now_ms: i64) -> Result<u64> {
+        self.authorize(Operation::DeleteEvents)?;
+        self.project.delete_events_at(collection, params, now_ms)
+    }
+
+    /// Deletes a whole collection ([`Operation::DeleteEvents`], master only).
+    pub fn delete_collection(&self, collection: &str) -> Result<u64> {
+        self.authorize(Operation::DeleteEvents)?;
+        self.project.delete_collection(collection)
+    }
+
+    /// Deletes a property from every event of a collection and from its
+    /// schema ([`Operation::DeleteEvents`], master only).
+    pub fn delete_property(&self, collection: &str, property: &str) -> Result<()> {
+        self.authorize(Operation::DeleteEvents)?;
+        self.project.delete_property(collection, property)
+    }
+
     /// Dataset results ([`Operation::DatasetRetrieve`], with the key's
     /// `index_by` restrictions).
     pub fn dataset_results(

@@ -19,6 +19,12 @@
 //! time-sorted, bitmap-indexed segment every
 //! [`tally_ingest::DEFAULT_SEGMENT_ROWS`] rows or on [`Project::flush`].
 //!
+//! Deletes ([`Project::delete_events`], [`Project::delete_property`],
+//! [`Project::delete_collection`]) seal the head, then commit a new
+//! deletion vector per touched segment (or segments rewritten without a
+//! deleted property, or the collection's directory renamed away) in one
+//! manifest step: queries see them wholly or not at all.
+//!
 //! ## Example
 //!
 //! ```
@@ -47,6 +53,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod datasets;
+mod deletes;
 mod engine;
 mod error;
 mod ingest;

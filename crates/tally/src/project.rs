@@ -161,6 +161,16 @@ impl Project {
         let cdir = dir.join("collections");
         storage.create_dir_all(&cdir).map_err(|e| Error::io(&cdir, e))?;
         for d in storage.list(&cdir).map_err(|e| Error::io(&cdir, e))? {
+            let is_deleted = d
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(tally_ingest::DELETED_DIR_PREFIX));
+            if is_deleted {
+                // A collection delete that did not finish removing its
+                // directory (it was renamed away, so it is deleted).
+                storage.remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+                continue;
+            }
             let Some(name) =
                 d.file_name().and_then(|n| n.to_str()).and_then(collection_name_from_dir)
             else {
@@ -306,6 +316,31 @@ impl Project {
         self.inner.collections.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
     }
 
+    /// The collection map, locked for a change (a collection delete).
+    pub(crate) fn collections_mut(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Collection>> {
+        self.inner.collections.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the collection `name` (created on first write); if the
+    /// collection was deleted between the lookup and `f`, runs it once more
+    /// on the new collection of that name (a write after a delete starts
+    /// the collection again, as Keen's does).
+    pub(crate) fn with_live_collection<T>(
+        &self,
+        name: &str,
+        f: impl Fn(&Collection) -> tally_ingest::Result<T>,
+    ) -> Result<T> {
+        for _ in 0..2 {
+            match f(&self.collection_or_create(name)?) {
+                Err(IngestError::Deleted { .. }) => continue,
+                other => return other.map_err(Error::from),
+            }
+        }
+        f(&self.collection_or_create(name)?).map_err(Error::from)
+    }
+
     /// An existing collection.
     pub fn collection(&self, name: &str) -> Option<Collection> {
         self.inner.collections.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
@@ -344,8 +379,7 @@ impl Project {
         validate_collection_name(collection)?;
         let mut batch = FlatBatch::new();
         parse_event(event, &mut batch, &self.inner.engine.options.limits)?;
-        let c = self.collection_or_create(collection)?;
-        let out = c.append(&batch, event, &[0])?;
+        let out = self.with_live_collection(collection, |c| c.append(&batch, event, &[0]))?;
         match out.results.into_iter().next() {
             Some(r) => r.map_err(Error::from),
             None => Err(Error::Ingest(IngestError::Internal("no result for one event".into()))),

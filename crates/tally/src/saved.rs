@@ -96,6 +96,12 @@ impl SavedQueries {
         let defs = file.queries.into_iter().map(|q| (q.query_name.clone(), q)).collect();
         Ok(SavedQueries { defs: RwLock::new(defs), cache: Mutex::new(HashMap::new()) })
     }
+
+    /// Forgets every cached result (after a delete: a deleted event must
+    /// leave cached answers too); the next request recomputes.
+    pub(crate) fn forget_results(&self) {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
 }
 
 impl Saved {
