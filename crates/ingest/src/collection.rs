@@ -127,7 +127,6 @@ use crate::value::{ColumnId, EventId, SegmentId, SeqNo, ValueType};
 use crate::wal::{replay, replay_closed, TornTail, WalReplay, WalWriter};
 
 mod delete;
-pub use delete::DELETED_DIR_PREFIX;
 
 /// When acknowledged events become durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -88,7 +88,7 @@ mod wal;
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use collection::{
     AppendOutcome, AppendPart, Collection, CollectionOptions, Durability, OpenReport,
-    BACKGROUND_SEAL_MIN_ROWS, BUFFERED_SYNC_BYTES, DEFAULT_SEGMENT_ROWS, DELETED_DIR_PREFIX,
+    BACKGROUND_SEAL_MIN_ROWS, BUFFERED_SYNC_BYTES, DEFAULT_SEGMENT_ROWS,
 };
 pub use datetime::{format_datetime, parse_timestamp, parse_zoned_datetime};
 pub use dict::{

@@ -161,21 +161,18 @@ impl Project {
         let cdir = dir.join("collections");
         storage.create_dir_all(&cdir).map_err(|e| Error::io(&cdir, e))?;
         for d in storage.list(&cdir).map_err(|e| Error::io(&cdir, e))? {
-            let is_deleted = d
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(tally_ingest::DELETED_DIR_PREFIX));
-            if is_deleted {
-                // A collection delete that did not finish removing its
-                // directory (it was renamed away, so it is deleted).
-                storage.remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
-                continue;
-            }
             let Some(name) =
                 d.file_name().and_then(|n| n.to_str()).and_then(collection_name_from_dir)
             else {
                 continue;
             };
+            if Collection::is_deleted_dir(&*storage, &d)? {
+                // A collection delete that did not finish removing the
+                // directory (its manifest was gone: it is deleted), or a
+                // creation that never committed: nothing acknowledged.
+                storage.remove_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+                continue;
+            }
             let (c, report) = Collection::open(
                 storage.clone(),
                 d,

@@ -223,11 +223,12 @@ fn cached_query_results_forget_deleted_events() {
 }
 
 #[test]
-fn a_leftover_of_an_interrupted_collection_delete_is_removed_at_open() {
+fn a_collection_directory_left_without_its_manifest_is_removed_at_open() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (_e, p) = open(dir.path());
         seed(&p);
+        p.record("d", br#"{"v": 1}"#).unwrap();
     }
     fn find(d: &std::path::Path) -> Option<std::path::PathBuf> {
         for e in std::fs::read_dir(d).ok()? {
@@ -244,12 +245,12 @@ fn a_leftover_of_an_interrupted_collection_delete_is_removed_at_open() {
         None
     }
     let cdir = find(dir.path()).expect("a collections directory");
-    let live = std::fs::read_dir(&cdir).unwrap().next().unwrap().unwrap().path();
-    let trash = cdir.join(format!("{}{}-00", tally_ingest::DELETED_DIR_PREFIX, "c-63"));
-    std::fs::rename(&live, &trash).unwrap(); // as a crash after the rename leaves it
+    // "c" is c-63: as a crash after the delete's commit point leaves it.
+    let c = cdir.join("c-63");
+    std::fs::remove_file(c.join("MANIFEST")).unwrap();
     let (_e, p) = open(dir.path());
-    assert!(p.collection_names().is_empty());
-    assert!(!trash.exists());
+    assert_eq!(p.collection_names(), vec!["d".to_string()]);
+    assert!(!c.exists());
 }
 
 // ------------------------------------------------------------- oracle

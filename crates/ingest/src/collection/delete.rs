@@ -21,12 +21,14 @@
 //!   dropped from the schema ([`crate::Schema::drop_columns`]) and their
 //!   dictionaries from the manifest, all in one manifest commit. Later
 //!   events with that property start new columns.
-//! - **The collection** ([`Collection::delete_collection`]): its directory
-//!   is renamed to `<parent>/`[`DELETED_DIR_PREFIX`]`<dir name>-<random>`,
-//!   the parent directory synced (the commit point), then removed. A crash
-//!   before the removal finishes leaves such a directory; the owner of the
-//!   parent directory removes it at open. The handle (and every clone)
-//!   then refuses everything with [`IngestError::Deleted`].
+//! - **The collection** ([`Collection::delete_collection`]): its MANIFEST
+//!   is removed and the directory synced (the commit point: a collection
+//!   directory without a manifest never holds an acknowledged event, see
+//!   [`Collection::open`]), then the directory is removed. A crash before
+//!   that finishes leaves a directory without a manifest, which
+//!   [`Collection::is_deleted_dir`] tells the owner of the parent directory
+//!   to remove. The handle (and every clone) then refuses everything with
+//!   [`IngestError::Deleted`].
 //!
 //! Files a delete replaced are removed after the commit; if that fails they
 //! are leftovers the next open removes. A failed manifest write poisons the
@@ -47,14 +49,18 @@ use crate::snapshot::Snapshot;
 use crate::storage::replace_atomic;
 use crate::value::{ColumnId, SegmentId};
 
-/// Name prefix of a deleted collection's directory awaiting removal:
-/// [`Collection::delete_collection`] renames the directory to
-/// `<parent>/.deleted-<dir name>-<random>` before removing it, so whoever
-/// lists the parent directory must skip entries with this prefix and remove
-/// them (a crash can leave one behind).
-pub const DELETED_DIR_PREFIX: &str = ".deleted-";
-
 impl Collection {
+    /// True when `dir` is a collection directory without a manifest: a
+    /// deleted collection whose files were not all removed yet (a crash
+    /// during [`Collection::delete_collection`]), or one whose creation
+    /// never finished; either way it holds no acknowledged event. Whoever
+    /// lists collection directories removes such a one instead of opening
+    /// it (opening would make it an empty collection again).
+    pub fn is_deleted_dir(storage: &dyn crate::Storage, dir: &Path) -> Result<bool> {
+        let manifest = dir.join(MANIFEST_FILE);
+        Ok(!storage.exists(&manifest).map_err(|e| IngestError::io(&manifest, e))?)
+    }
+
     /// Seals the head (and commits a background seal) so every
     /// acknowledged event is in `w.segments`.
     fn seal_all_locked(&self, w: &mut Writer) -> Result<()> {
@@ -254,9 +260,10 @@ impl Collection {
     }
 
     /// Deletes the collection: its events, schema, dictionaries and
-    /// uniqueness tokens (keen-semantics §9.6). The directory is renamed
-    /// (see [`DELETED_DIR_PREFIX`]), the parent synced, then removed. When it
-    /// returns `Ok` the deletion is durable; this handle and its clones
+    /// uniqueness tokens (keen-semantics §9.6). The manifest is removed and
+    /// the directory synced (the commit point), then the directory is
+    /// removed (see [`Collection::is_deleted_dir`] for what a crash leaves).
+    /// When it returns `Ok` the deletion is durable; this handle and its clones
     /// refuse every later call with [`IngestError::Deleted`], and snapshots
     /// taken after it are empty.
     pub fn delete_collection(&self) -> Result<()> {
@@ -273,16 +280,10 @@ impl Collection {
         }
         let storage = &*self.inner.storage;
         let dir = &self.inner.dir;
-        let parent = dir.parent().unwrap_or_else(|| Path::new("."));
-        let mut tag = [0u8; 8];
-        getrandom::fill(&mut tag)
-            .map_err(|e| IngestError::Internal(format!("os random source: {e}")))?;
-        let dir_name =
-            dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let trash = parent.join(format!("{DELETED_DIR_PREFIX}{dir_name}-{}", hex::encode(tag)));
-        storage.rename(dir, &trash).map_err(|e| IngestError::io(dir, e))?;
-        // From here the directory is gone from the collection's name: even if
-        // the sync fails the handle must not write into the renamed one.
+        let manifest = dir.join(MANIFEST_FILE);
+        storage.remove(&manifest).map_err(|e| IngestError::io(&manifest, e))?;
+        // From here the collection has no manifest: even if the sync fails
+        // the handle must not write into its directory again.
         w.deleted = true;
         w.sealing = None;
         w.segments.clear();
@@ -293,8 +294,11 @@ impl Collection {
         w.older_wals.clear();
         w.schema = crate::schema::Schema::new();
         w.dicts = crate::dict::Dicts::new();
-        storage.sync_dir(parent).map_err(|e| IngestError::io(parent, e))?;
-        let _ = storage.remove_dir_all(&trash);
+        storage.sync_dir(dir).map_err(|e| IngestError::io(dir, e))?;
+        let _ = storage.remove_dir_all(dir);
+        if let Some(parent) = dir.parent() {
+            let _ = storage.sync_dir(parent);
+        }
         Ok(())
     }
 }
