@@ -16,7 +16,16 @@
 //! `saved_queries`, passes its `allowed`/`blocked` lists and gets its
 //! `filters` ANDed on; a cached result needs `cached_queries` and passes
 //! its lists, and is served as computed (no filters: §8.4). A key that may
-//! run neither kind learns nothing, not even whether the name exists.
+//! run neither kind under a name gets `InvalidApiKeyError` without a
+//! lookup; one that may run the name as one kind only gets
+//! `ResourceNotFoundError` both when it is missing and when it exists as
+//! the other kind, so no refusal tells which names exist.
+//!
+//! A key's `queries.filters` do not reach saved, cached or dataset results
+//! (§8.4 applies them to ad-hoc analyses only): a tenant key that may run
+//! saved queries needs its own `saved_queries.filters`, and cached queries
+//! and datasets should be allowed to it only by name (`allowed`,
+//! `index_by`), as in Keen.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, RwLock};
@@ -290,7 +299,13 @@ impl Project {
             defs.get(name).cloned().ok_or_else(|| not_found(name))?
         };
         let now = self.now_ms();
+        // A query the key may not run as the kind it is answers as a
+        // missing name does for this key (which may run that name as the
+        // other kind), so refusals do not tell which names exist.
         if def.refresh_rate == 0 {
+            if !runs_plain {
+                return Err(not_found(name));
+            }
             let scope: Scope = plain?;
             let filters = scope.saved_query(name)?;
             let mut q = def.parsed()?;
@@ -300,6 +315,9 @@ impl Project {
             let mut out = def.to_json(None);
             out["result"] = result;
             return Ok(out);
+        }
+        if !runs_cached {
+            return Err(not_found(name));
         }
         let scope: Scope = cached?;
         scope.cached_query(name)?;

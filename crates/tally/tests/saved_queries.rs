@@ -167,9 +167,13 @@ fn access_keys_follow_their_saved_and_cached_query_options() {
     assert_eq!(p.saved_query_result("mine").unwrap()["result"], 110.0);
     // blocked wins over allowed; names outside allowed are refused; a name
     // that does not exist reads the same as one it may not run.
+    // (The key may run these names as cached queries, so a missing name
+    // is not found for it; a plain query it may not run reads the same.)
     let refused = a.saved_query_result("secret").unwrap_err().to_json();
-    assert_eq!(refused["error_code"], "InvalidApiKeyError");
-    assert_eq!(a.saved_query_result("other").unwrap_err().to_json(), refused);
+    assert_eq!(refused["error_code"], "ResourceNotFoundError");
+    let missing = a.saved_query_result("ghost").unwrap_err().to_json();
+    assert_eq!(missing["error_code"], "ResourceNotFoundError");
+    assert_eq!(a.saved_query_result("other").unwrap_err().error_code(), "ResourceNotFoundError");
     // A cached result is served as computed: no filters (§8.4).
     assert_eq!(a.saved_query_result("cached").unwrap()["result"], 110.0);
     // Definitions are master-only.
@@ -179,10 +183,16 @@ fn access_keys_follow_their_saved_and_cached_query_options() {
         "AdminOnlyEndpointError"
     );
 
-    // Only saved_queries: cached results are refused, and vice versa.
+    // Only saved_queries: cached results are refused (not found, as any
+    // missing name is for a key that may run every name as a saved query),
+    // and vice versa (refused by name: c may run "cached" only).
     let s = keyed(&p, json!({"name": "s", "permitted": ["saved_queries"]}));
     assert_eq!(s.saved_query_result("other").unwrap()["result"], 110.0);
-    assert_eq!(s.saved_query_result("cached").unwrap_err().error_code(), "InvalidApiKeyError");
+    assert_eq!(
+        s.saved_query_result("cached").unwrap_err().to_json(),
+        json!({"message": "saved query \"cached\" not found", "error_code": "ResourceNotFoundError"})
+    );
+    assert_eq!(s.saved_query_result("ghost").unwrap_err().error_code(), "ResourceNotFoundError");
     let c = keyed(
         &p,
         json!({"name": "c", "permitted": ["cached_queries"],
