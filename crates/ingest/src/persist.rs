@@ -281,7 +281,7 @@ fn ts_array(a: &Int64Array) -> ArrayRef {
 
 /// Encodes a segment as a Parquet file in memory (layout in the module docs).
 ///
-/// Columns are materialised and encoded in parallel (rayon), one
+/// Columns are materialised and encoded in parallel (scoped threads, not rayon: a seal may run under the writer lock), one
 /// `ArrowColumnWriter` per column, and appended in schema order, which
 /// yields the same file a sequential `ArrowWriter` over one batch writes.
 /// String columns reach the encoder as a dictionary array over this

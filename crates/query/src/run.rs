@@ -215,16 +215,20 @@ pub fn extract_events_until(
 /// The same filter evaluation as every analysis: bitmap indexes where
 /// they exist, the deletion vector subtracted, a binary search for the
 /// timeframe.
+///
+/// It runs on the calling thread, segment after segment: a delete calls it
+/// holding the collection's writer lock, and rayon's workers must never be
+/// needed under a lock that a worker (an append from a parallel caller)
+/// may be waiting for.
 pub fn matching_rows(
     snapshot: &Snapshot,
     filters: &[crate::model::Filter],
     range: TimeRange,
 ) -> Result<Vec<(tally_ingest::SegmentId, roaring::RoaringBitmap)>> {
-    use rayon::prelude::*;
     let prepared = crate::exec::filter::Prepared::new(snapshot, filters)?;
     Ok(snapshot
         .segments()
-        .par_iter()
+        .iter()
         .filter_map(|seg| {
             let rows = seg.time_range(range.start_ms, range.end_ms);
             if rows.is_empty() {
