@@ -6,7 +6,12 @@
 //! To create it (only when it is missing, e.g. for a new format version
 //! directory): `TALLY_MAKE_COMPAT=1 cargo test -p tally --test compat_v1 -- --ignored`.
 
+#[path = "support/fs.rs"]
+mod fs_util;
+
 use std::path::{Path, PathBuf};
+
+use fs_util::*;
 
 use tally::{Engine, FixedClock, NdjsonOptions};
 
@@ -14,19 +19,6 @@ const NOW: i64 = 1_718_202_920_123; // 2024-06-12T14:35:20.123Z
 
 fn compat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/compat/v1")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let dst = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &dst);
-        } else {
-            std::fs::copy(&p, &dst).unwrap();
-        }
-    }
 }
 
 fn sample_lines(n: usize) -> Vec<u8> {

@@ -11,7 +11,12 @@
 //! `TALLY_MAKE_COMPAT=1 cargo test -p tally --test compat_v1_resources -- --ignored`.
 //! The keys shown once at creation are kept in `keys.json` next to it.
 
+#[path = "support/fs.rs"]
+mod fs_util;
+
 use std::path::{Path, PathBuf};
+
+use fs_util::*;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -27,37 +32,6 @@ const SIGNUPS_DIR: &str = "c-7369676e757073";
 
 fn compat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/compat/v1-resources")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let p = e.path();
-        let dst = to.join(e.file_name());
-        if p.is_dir() {
-            copy_dir(&p, &dst);
-        } else {
-            std::fs::copy(&p, &dst).unwrap();
-        }
-    }
-}
-
-/// Every file under `dir`, with its path.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// CRC-32C (Castagnoli), bit by bit: the checksum of the frozen layouts.

@@ -230,21 +230,7 @@ fn a_collection_directory_left_without_its_manifest_is_removed_at_open() {
         seed(&p);
         p.record("d", br#"{"v": 1}"#).unwrap();
     }
-    fn find(d: &std::path::Path) -> Option<std::path::PathBuf> {
-        for e in std::fs::read_dir(d).ok()? {
-            let p = e.ok()?.path();
-            if p.is_dir() {
-                if p.ends_with("collections") {
-                    return Some(p);
-                }
-                if let Some(f) = find(&p) {
-                    return Some(f);
-                }
-            }
-        }
-        None
-    }
-    let cdir = find(dir.path()).expect("a collections directory");
+    let cdir = support::fs::find_dir(dir.path(), "collections").expect("a collections directory");
     // "c" is c-63: as a crash after the delete's commit point leaves it.
     let c = cdir.join("c-63");
     std::fs::remove_file(c.join("MANIFEST")).unwrap();
@@ -283,20 +269,7 @@ fn engine_after_delete(
     tf: &Option<Value>,
     query: &Value,
 ) -> (Result<u64, String>, Result<Value, String>) {
-    let engine = Engine::builder()
-        .with_storage(std::sync::Arc::new(tally_ingest::SimStorage::new()))
-        .with_data_dir("/del")
-        .with_clock(FixedClock::at(gen::NOW_MS))
-        .with_segment_rows(7)
-        .open()
-        .unwrap();
-    let (p, _) = engine.create_project("del").unwrap();
-    for (i, (c, e)) in events.iter().enumerate() {
-        p.record(c, e.to_string().as_bytes()).unwrap();
-        if i + 1 == split {
-            p.flush().unwrap();
-        }
-    }
+    let (_engine, p) = support::world::engine_with(events, split);
     let mut params = json!({"filters": filters});
     if let Some(t) = tf {
         params["timeframe"] = t.clone();

@@ -14,7 +14,7 @@ use serde_json::Value;
 use support::compare::{same, same_with};
 use support::gen;
 use support::reference;
-use tally::{Engine, FixedClock, Response};
+use tally::Response;
 
 fn cases() -> u32 {
     if std::env::var("TALLY_FULL").is_ok_and(|v| v == "1") {
@@ -58,20 +58,7 @@ fn first_difference(a: &Value, b: &Value, path: String) -> Option<String> {
 
 fn engine_answer(events: &[(String, Value)], query: &Value, split: usize) -> Result<Value, String> {
     // In-memory storage: the property is about answers, not files.
-    let engine = Engine::builder()
-        .with_storage(std::sync::Arc::new(tally_ingest::SimStorage::new()))
-        .with_data_dir("/ref")
-        .with_clock(FixedClock::at(gen::NOW_MS))
-        .with_segment_rows(7)
-        .open()
-        .unwrap();
-    let (p, _) = engine.create_project("ref").unwrap();
-    for (i, (c, e)) in events.iter().enumerate() {
-        p.record(c, e.to_string().as_bytes()).unwrap();
-        if i + 1 == split {
-            p.flush().unwrap();
-        }
-    }
+    let (_engine, p) = support::world::engine_with(events, split);
     match p.query_json_at(query, gen::NOW_MS) {
         Ok(Response::Csv(t)) => Ok(Value::String(t)),
         Ok(r) => {

@@ -375,15 +375,7 @@ fn a_failed_log_write_beside_the_head_append_leaves_no_unacknowledged_row() {
 #[test]
 fn a_crash_at_any_call_of_a_delete_leaves_it_whole_or_absent() {
     const STEPS: [&str; 3] = ["events", "property", "collection"];
-    let engine = |sim: &SimStorage| {
-        let s: Arc<dyn Storage> = Arc::new(sim.clone());
-        Engine::builder()
-            .with_data_dir("/data")
-            .with_storage(s)
-            .with_clock(FixedClock::at(NOW))
-            .with_segment_rows(4)
-            .open()
-    };
+    let engine = |sim: &SimStorage| builder(sim).with_segment_rows(4).open();
     let seed = |sim: &SimStorage| {
         let e = engine(sim).unwrap();
         let (p, _) = e.project_or_create("p").unwrap();

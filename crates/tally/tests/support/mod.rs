@@ -8,6 +8,8 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod fs;
 pub mod gen;
 pub mod normalize;
 pub mod reference;
+pub mod world;

@@ -1,0 +1,54 @@
+//! File-tree helpers for tests that open copies of frozen data
+//! directories (included by path, so those tests need not build the rest
+//! of `support`).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// Copies the tree `from` to `to` (created).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let p = e.path();
+        let dst = to.join(e.file_name());
+        if p.is_dir() {
+            copy_dir(&p, &dst);
+        } else {
+            std::fs::copy(&p, &dst).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir`, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The first directory named `name` below `dir` (depth first), if any.
+pub fn find_dir(dir: &Path, name: &str) -> Option<PathBuf> {
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.ends_with(name) {
+                return Some(p);
+            }
+            if let Some(f) = find_dir(&p, name) {
+                return Some(f);
+            }
+        }
+    }
+    None
+}
