@@ -1242,7 +1242,7 @@ fn check_columns(
     if mine.is_empty() {
         return Ok(());
     }
-    let total = schema.len() + new_columns.len() + mine.len();
+    let total = schema.live_len() + new_columns.len() + mine.len();
     if total > schema.max_columns() {
         return Err(IngestError::LimitExceeded {
             code: crate::error::ErrorCode::InvalidEvent,

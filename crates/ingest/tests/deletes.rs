@@ -226,3 +226,20 @@ fn a_deleted_collection_is_gone_and_its_handles_refuse() {
     assert_eq!(c.snapshot().rows(), 0);
     assert!(!Collection::is_deleted_dir(&StdStorage::new(), &dir.path().join("c")).unwrap());
 }
+
+#[test]
+fn a_deleted_property_frees_its_room_under_the_column_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, _) =
+        open_with(dir.path(), CollectionOptions { max_columns: 3 + 2, ..Default::default() });
+    append_all(&c, &[r#"{"a": 1, "b": 2}"#]);
+    // Full: a third property is refused, by both the fast and the slow path.
+    let (b, raw) = common::batch_of(&[r#"{"c": 3}"#, r#"{"a": 4}"#]);
+    let out = c.append(&b, &raw, &[0, 1]).unwrap();
+    assert!(out.results[0].is_err() && out.results[1].is_ok(), "{:?}", out.results);
+    c.delete_property("a").unwrap();
+    let (b, raw) = common::batch_of(&[r#"{"c": 3}"#, r#"{"d": 4}"#]);
+    let out = c.append(&b, &raw, &[0, 1]).unwrap();
+    assert!(out.results[0].is_ok() && out.results[1].is_err(), "{:?}", out.results);
+    append_all(&c, &[r#"{"c": 5}"#]);
+}
