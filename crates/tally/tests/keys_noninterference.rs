@@ -269,7 +269,12 @@ fn answer(a: &[Ev], others: &[Ev], order: &[bool], filters: &[Value], q: &Value)
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    // A fixed seed (deterministic CI); the persisted regressions run first.
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EC0_12E7),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn other_tenants_data_never_changes_an_access_keys_answer(

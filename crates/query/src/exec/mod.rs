@@ -14,6 +14,7 @@
 //! string property over whole segments is the union of the segments'
 //! distinct dictionary ids.
 
+pub mod exact;
 pub mod filter;
 pub mod partial;
 pub mod value;

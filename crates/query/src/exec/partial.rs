@@ -7,10 +7,10 @@
 //! | analysis | state | merge |
 //! |---|---|---|
 //! | count | rows | + |
-//! | sum | exact i128 integer sum + compensated (Neumaier) f64 sum | + |
+//! | sum | exact i128 integer sum + exact f64 sum ([`ExactSum`]) | + |
 //! | minimum / maximum | smallest / largest number | min / max |
 //! | average | the sum state (it counts its values) | + |
-//! | standard_deviation | (n, mean, M2) of Welford | Chan et al.'s pairwise update |
+//! | standard_deviation | n and the exact Σx and Σx² (i128 while every value is an integer, [`ExactSum`]s otherwise) | + |
 //! | median / percentile | every value (integers kept exact) | concatenation; exact selection at the end |
 //! | count_unique / select_unique | collection dictionary ids (bitmaps), numbers, booleans, datetimes | union |
 
@@ -20,18 +20,19 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 use tally_ingest::{Dictionary, NumArray};
 
+use super::exact::ExactSum;
 use super::value::{decode_elem, NumKey, ValKey};
 use crate::model::{AnalysisKind, Number, Scalar};
 
-/// An exact integer sum plus a compensated float sum.
+/// An exact integer sum plus an exact float sum: the total is a function
+/// of the values alone, never of how they were grouped (segments, threads),
+/// which the noninterference property needs.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SumState {
     /// Sum of the integer values, exact.
     pub int: i128,
-    /// Running sum of the non-integer values.
-    pub float: f64,
-    /// Neumaier compensation of `float`.
-    pub comp: f64,
+    /// Sum of the non-integer values, exact.
+    pub floats: ExactSum,
     /// Number of values.
     pub n: u64,
     /// True once a non-integer value was added.
@@ -45,20 +46,11 @@ impl SumState {
         self.n += 1;
         match v {
             Number::Int(i) => self.int += i128::from(i),
-            Number::Float(f) => self.add_float(f),
+            Number::Float(f) => {
+                self.has_float = true;
+                self.floats.add(f);
+            }
         }
-    }
-
-    #[inline]
-    fn add_float(&mut self, x: f64) {
-        self.has_float = true;
-        let t = self.float + x;
-        if self.float.abs() >= x.abs() {
-            self.comp += (self.float - t) + x;
-        } else {
-            self.comp += (x - t) + self.float;
-        }
-        self.float = t;
     }
 
     /// Merges another sum.
@@ -66,50 +58,49 @@ impl SumState {
         self.int += o.int;
         self.n += o.n;
         if o.has_float {
-            self.add_float(o.float);
-            self.comp += o.comp;
+            self.has_float = true;
+            self.floats.merge(&o.floats);
         }
     }
 
     /// The sum: an integer when every value was and the sum fits in i64
-    /// (§2.2), else an f64.
+    /// (§2.2), else the exact total rounded once to an f64.
     pub fn total(&self) -> Number {
         if !self.has_float {
             if let Ok(i) = i64::try_from(self.int) {
                 return Number::Int(i);
             }
         }
-        // One rounding: fold the float sum's integral part into the exact
-        // integer sum, then add the fraction (the integer converts exactly
-        // below 2^53).
-        let f = self.float + self.comp;
-        if f.is_finite() && f.abs() < 9.0e18 {
-            let whole = f.trunc();
-            let total = self.int + whole as i128;
-            return Number::Float(total as f64 + (f - whole));
-        }
-        Number::Float(self.int as f64 + f)
+        let mut all = self.floats.clone();
+        all.add_i128(self.int);
+        Number::Float(all.to_f64())
     }
 }
 
-/// Count, mean and sum of squared deviations (Welford), merged pairwise;
-/// while every value is an integer, also the exact sums Σx and Σx², so
-/// integer data gets an exactly rounded result.
+/// Count and the exact sums Σx and Σx²: in `i128` while every value is an
+/// integer (and they fit), else as [`ExactSum`]s (each square added exactly
+/// with its FMA rounding error). The deviation is then computed from the
+/// exact sums, so it depends on the values alone, not on their grouping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Moments {
     /// Number of values.
     pub n: u64,
-    /// Their mean.
-    pub mean: f64,
-    /// Σ(x − mean)².
-    pub m2: f64,
     /// (Σx, Σx²) while all values are integers and the sums fit in i128.
     pub exact: Option<(i128, i128)>,
+    /// Σx of every value (as f64).
+    pub sum: ExactSum,
+    /// Σx² of every value (as f64).
+    pub squares: ExactSum,
 }
 
 impl Default for Moments {
     fn default() -> Self {
-        Moments { n: 0, mean: 0.0, m2: 0.0, exact: Some((0, 0)) }
+        Moments {
+            n: 0,
+            exact: Some((0, 0)),
+            sum: ExactSum::default(),
+            squares: ExactSum::default(),
+        }
     }
 }
 
@@ -117,11 +108,7 @@ impl Moments {
     /// Adds one value.
     #[inline]
     pub fn add(&mut self, v: Number) {
-        let x = v.as_f64();
         self.n += 1;
-        let d = x - self.mean;
-        self.mean += d / self.n as f64;
-        self.m2 += d * (x - self.mean);
         self.exact = match (self.exact, v) {
             (Some((s, q)), Number::Int(i)) => {
                 let i = i128::from(i);
@@ -129,28 +116,20 @@ impl Moments {
             }
             _ => None,
         };
+        let x = v.as_f64();
+        self.sum.add(x);
+        self.squares.add_product(x, x, 0);
     }
 
-    /// Merges another state (Chan, Golub and LeVeque).
+    /// Merges another state.
     pub fn merge(&mut self, o: &Moments) {
         self.exact = match (self.exact, o.exact) {
             (Some((s1, q1)), Some((s2, q2))) => s1.checked_add(s2).zip(q1.checked_add(q2)),
             _ => None,
         };
-        if o.n == 0 {
-            return;
-        }
-        if self.n == 0 {
-            let exact = self.exact;
-            *self = o.clone();
-            self.exact = exact;
-            return;
-        }
-        let n = (self.n + o.n) as f64;
-        let d = o.mean - self.mean;
-        self.mean += d * (o.n as f64 / n);
-        self.m2 += o.m2 + d * d * (self.n as f64 * o.n as f64 / n);
         self.n += o.n;
+        self.sum.merge(&o.sum);
+        self.squares.merge(&o.squares);
     }
 
     /// Population standard deviation, `None` without values.
@@ -168,7 +147,18 @@ impl Moments {
                 return Some((num.max(0) as f64 / den).sqrt());
             }
         }
-        Some((self.m2.max(0.0) / self.n as f64).sqrt())
+        // Σ(x − m)² = Σx² − 2m·Σx + n·m² holds for any m; with m the
+        // rounded mean it is computed exactly (no cancellation is lost),
+        // then rounded once.
+        let n = self.n as f64;
+        let m = self.sum.to_f64() / n;
+        let mut dev = self.squares.clone();
+        self.sum.add_times_to(-2.0 * m, &mut dev);
+        let m2 = m * m;
+        let m2_err = m.mul_add(m, -m2);
+        dev.add_product(n, m2, 0);
+        dev.add_product(n, m2_err, 0);
+        Some((dev.to_f64().max(0.0) / n).sqrt())
     }
 }
 
@@ -471,8 +461,9 @@ pub enum Partial {
     Max(Option<Number>),
     /// average
     Average(SumState),
-    /// standard_deviation
-    StdDev(Moments),
+    /// standard_deviation (boxed: two exact sums would make every
+    /// partial, in every group, as large)
+    StdDev(Box<Moments>),
     /// median, percentile
     Values(Values),
     /// count_unique, select_unique
@@ -488,7 +479,7 @@ impl Partial {
             AnalysisKind::Minimum => Partial::Min(None),
             AnalysisKind::Maximum => Partial::Max(None),
             AnalysisKind::Average => Partial::Average(SumState::default()),
-            AnalysisKind::StandardDeviation => Partial::StdDev(Moments::default()),
+            AnalysisKind::StandardDeviation => Partial::StdDev(Box::default()),
             AnalysisKind::Median | AnalysisKind::Percentile(_) => {
                 Partial::Values(Values::default())
             }
@@ -599,6 +590,12 @@ impl Partial {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partials_stay_small() {
+        // Every group of a group_by holds one per analysis.
+        assert!(std::mem::size_of::<Partial>() <= 80, "{}", std::mem::size_of::<Partial>());
+    }
 
     fn vals(v: &[f64]) -> Values {
         let mut s = Values::default();
