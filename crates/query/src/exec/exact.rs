@@ -57,13 +57,14 @@ impl PartialEq for ExactSum {
 
 impl ExactSum {
     /// Adds `x` exactly.
-    #[inline]
+    #[inline(always)]
     pub fn add(&mut self, x: f64) {
         self.add_scaled(x, 0);
     }
 
     /// Adds `x × 2^w` exactly (bits below `2^−1074` are dropped, a value
     /// beyond the accumulator's range counts as an infinity).
+    #[inline(always)]
     pub fn add_scaled(&mut self, x: f64, w: i64) {
         if !x.is_finite() {
             self.add_special(x);
@@ -77,7 +78,90 @@ impl ExactSum {
         let exp = ((bits >> 52) & 0x7ff) as i64;
         let frac = bits & ((1u64 << 52) - 1);
         let (m, p) = if exp == 0 { (frac, 0) } else { (frac | (1u64 << 52), exp - 1) };
-        self.add_magnitude(u128::from(m), p + w, neg);
+        let p = p + w;
+        if p >= 0 && p + 85 < 32 * CHUNKS as i64 {
+            self.add_mantissa(m, p, neg);
+        } else {
+            self.add_magnitude(u128::from(m), p, neg);
+        }
+    }
+
+    /// The common case of [`ExactSum::add_scaled`]: `m < 2^53` at a
+    /// position well inside the range, three digits touched directly.
+    #[inline(always)]
+    fn add_mantissa(&mut self, m: u64, p: i64, neg: bool) {
+        if self.adds >= ADDS_BEFORE_CARRY {
+            self.normalize();
+        }
+        self.adds += 1;
+        let k = (p >> 5) as usize;
+        let t = u128::from(m) << (p & 31);
+        let i = self.window(k, k + 2);
+        let d = [
+            (t as u64 & 0xffff_ffff) as i64,
+            ((t >> 32) as u64 & 0xffff_ffff) as i64,
+            (t >> 64) as i64,
+        ];
+        let cells = &mut self.cells[i..i + 3];
+        if neg {
+            for (c, d) in cells.iter_mut().zip(d) {
+                *c -= d;
+            }
+        } else {
+            for (c, d) in cells.iter_mut().zip(d) {
+                *c += d;
+            }
+        }
+    }
+
+    /// Grows the window to hold global digits `lo..=hi`; returns the
+    /// position of `lo` in `cells`.
+    #[inline(always)]
+    fn window(&mut self, lo: usize, hi: usize) -> usize {
+        let base = usize::from(self.base);
+        if !self.cells.is_empty() && lo >= base && hi < base + self.cells.len() {
+            return lo - base;
+        }
+        self.cell(lo);
+        self.cell(hi);
+        lo - usize::from(self.base)
+    }
+
+    /// Adds `x²` exactly, by integer arithmetic on the mantissa (no FMA
+    /// call on targets without one): `x = m·2^(p−1074)` gives
+    /// `x² = m²·2^(2p−2148)`, `m² < 2^106`.
+    #[inline]
+    pub fn add_square(&mut self, x: f64) {
+        if !x.is_finite() {
+            self.add_special(x * x);
+            return;
+        }
+        if x == 0.0 {
+            return;
+        }
+        let bits = x.to_bits();
+        let exp = ((bits >> 52) & 0x7ff) as i64;
+        let frac = bits & ((1u64 << 52) - 1);
+        let (m, p) = if exp == 0 { (frac, 0) } else { (frac | (1u64 << 52), exp - 1) };
+        let sq = u128::from(m) * u128::from(m);
+        let pos = 2 * p - UNIT_POSITION;
+        if pos < 0 || pos + 160 >= 32 * CHUNKS as i64 {
+            self.add_magnitude(sq, pos, false);
+            return;
+        }
+        if self.adds >= ADDS_BEFORE_CARRY {
+            self.normalize();
+        }
+        self.adds += 1;
+        let k = (pos >> 5) as usize;
+        let o = (pos & 31) as u32;
+        let i = self.window(k, k + 4);
+        // Four 32-bit pieces of m², each shifted into two cells.
+        for j in 0..4 {
+            let t = (((sq >> (32 * j)) as u64) & 0xffff_ffff) << o;
+            self.cells[i + j] += (t & 0xffff_ffff) as i64;
+            self.cells[i + j + 1] += (t >> 32) as i64;
+        }
     }
 
     /// Adds an integer exactly.
@@ -397,6 +481,20 @@ mod tests {
         let mut t = ExactSum::default();
         sum_of(&[1.5, 2.0]).add_times_to(-2.0, &mut t);
         assert_eq!(t.to_f64(), -7.0);
+    }
+
+    #[test]
+    fn squares_are_exact() {
+        for x in [0.1f64, -3.75, 1e-200, 5e-324, 1.0e150, 123456.789, -2.0f64.powi(-1000)] {
+            let mut s = ExactSum::default();
+            s.add_square(x);
+            let mut t = ExactSum::default();
+            t.add_product(x, x, 0);
+            assert_eq!(s.to_f64(), (x * x), "{x}");
+            if x.abs() > 1e-150 {
+                assert_eq!(s, t, "{x}: by integers and by FMA");
+            }
+        }
     }
 
     #[test]

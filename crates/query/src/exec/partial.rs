@@ -77,30 +77,31 @@ impl SumState {
     }
 }
 
-/// Count and the exact sums Σx and Σx²: in `i128` while every value is an
-/// integer (and they fit), else as [`ExactSum`]s (each square added exactly
-/// with its FMA rounding error). The deviation is then computed from the
-/// exact sums, so it depends on the values alone, not on their grouping.
-#[derive(Debug, Clone, PartialEq)]
+/// Count and the exact sums Σx and Σx²: integers in `i128` (`ints`),
+/// everything else (floats, and integer sums that would overflow) in
+/// [`ExactSum`]s, each square added exactly ([`ExactSum::add_square`]).
+/// The deviation is computed from the exact sums, so it depends on the
+/// values alone, never on how they were grouped; integer-only data keeps
+/// its exactly rounded `n·Σx² − (Σx)²` path and never touches the
+/// [`ExactSum`]s. Equality compares the sums, not how they are split.
+#[derive(Debug, Clone, Default)]
 pub struct Moments {
     /// Number of values.
     pub n: u64,
-    /// (Σx, Σx²) while all values are integers and the sums fit in i128.
-    pub exact: Option<(i128, i128)>,
-    /// Σx of every value (as f64).
+    /// (Σx, Σx²) of the integer values not moved into `sum`/`squares`.
+    pub ints: (i128, i128),
+    /// True once `sum`/`squares` hold anything (a float, or integers moved
+    /// there when `ints` would overflow).
+    pub spilled: bool,
+    /// The rest of Σx.
     pub sum: ExactSum,
-    /// Σx² of every value (as f64).
+    /// The rest of Σx².
     pub squares: ExactSum,
 }
 
-impl Default for Moments {
-    fn default() -> Self {
-        Moments {
-            n: 0,
-            exact: Some((0, 0)),
-            sum: ExactSum::default(),
-            squares: ExactSum::default(),
-        }
+impl PartialEq for Moments {
+    fn eq(&self, o: &Moments) -> bool {
+        self.n == o.n && self.spilled == o.spilled && self.totals() == o.totals()
     }
 }
 
@@ -109,27 +110,58 @@ impl Moments {
     #[inline]
     pub fn add(&mut self, v: Number) {
         self.n += 1;
-        self.exact = match (self.exact, v) {
-            (Some((s, q)), Number::Int(i)) => {
+        match v {
+            Number::Int(i) => {
                 let i = i128::from(i);
-                s.checked_add(i).zip(i.checked_mul(i).and_then(|sq| q.checked_add(sq)))
+                let sq = i * i; // |i| < 2^63: fits
+                match self.ints.0.checked_add(i).zip(self.ints.1.checked_add(sq)) {
+                    Some(next) => self.ints = next,
+                    None => {
+                        self.spill();
+                        self.ints = (i, sq);
+                    }
+                }
             }
-            _ => None,
-        };
-        let x = v.as_f64();
-        self.sum.add(x);
-        self.squares.add_product(x, x, 0);
+            Number::Float(x) => {
+                self.spilled = true;
+                self.sum.add(x);
+                self.squares.add_square(x);
+            }
+        }
+    }
+
+    /// The exact (Σx, Σx²).
+    fn totals(&self) -> (ExactSum, ExactSum) {
+        let (mut sum, mut squares) = (self.sum.clone(), self.squares.clone());
+        sum.add_i128(self.ints.0);
+        squares.add_i128(self.ints.1);
+        (sum, squares)
+    }
+
+    /// Moves the integer sums into the exact sums.
+    fn spill(&mut self) {
+        self.spilled = true;
+        self.sum.add_i128(self.ints.0);
+        self.squares.add_i128(self.ints.1);
+        self.ints = (0, 0);
     }
 
     /// Merges another state.
     pub fn merge(&mut self, o: &Moments) {
-        self.exact = match (self.exact, o.exact) {
-            (Some((s1, q1)), Some((s2, q2))) => s1.checked_add(s2).zip(q1.checked_add(q2)),
-            _ => None,
-        };
         self.n += o.n;
-        self.sum.merge(&o.sum);
-        self.squares.merge(&o.squares);
+        match self.ints.0.checked_add(o.ints.0).zip(self.ints.1.checked_add(o.ints.1)) {
+            Some(next) => self.ints = next,
+            None => {
+                self.spill();
+                self.sum.add_i128(o.ints.0);
+                self.squares.add_i128(o.ints.1);
+            }
+        }
+        if o.spilled {
+            self.spilled = true;
+            self.sum.merge(&o.sum);
+            self.squares.merge(&o.squares);
+        }
     }
 
     /// Population standard deviation, `None` without values.
@@ -137,7 +169,8 @@ impl Moments {
         if self.n == 0 {
             return None;
         }
-        if let Some((s, q)) = self.exact {
+        let (s, q) = self.ints;
+        if !self.spilled {
             let n = i128::from(self.n);
             // n²·variance = n·Σx² − (Σx)², exact when it fits.
             if let Some(num) =
@@ -147,13 +180,13 @@ impl Moments {
                 return Some((num.max(0) as f64 / den).sqrt());
             }
         }
+        let (sum, mut dev) = self.totals();
         // Σ(x − m)² = Σx² − 2m·Σx + n·m² holds for any m; with m the
         // rounded mean it is computed exactly (no cancellation is lost),
         // then rounded once.
         let n = self.n as f64;
-        let m = self.sum.to_f64() / n;
-        let mut dev = self.squares.clone();
-        self.sum.add_times_to(-2.0 * m, &mut dev);
+        let m = sum.to_f64() / n;
+        sum.add_times_to(-2.0 * m, &mut dev);
         let m2 = m * m;
         let m2_err = m.mul_add(m, -m2);
         dev.add_product(n, m2, 0);
