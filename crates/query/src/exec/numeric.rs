@@ -52,6 +52,20 @@ pub(crate) fn slice(a: &NumArray) -> Option<(i64, Slice<'_>, Option<&NullBuffer>
 /// offsets work on whole 64-row words and add the base once per count.
 /// Values are visited in ascending row order, as a row-by-row fold would.
 pub(crate) fn fold_rows(p: &mut Partial, a: &NumArray, sub: &RoaringBitmap) {
+    if let (Partial::Sum(st) | Partial::Average(st), NumArray::Float(x)) = (&mut *p, a) {
+        // Float sums are exact (see `exact`): bins per exponent, handed to
+        // the sum once per fold.
+        let valid = rows::valid_words(x.nulls());
+        super::exact::ExponentBins::with(|bins| {
+            visit(x.values(), valid.as_deref(), sub, |v| bins.add(v));
+            if bins.n > 0 {
+                st.n += bins.n;
+                st.has_float = true;
+                bins.flush_into(&mut st.floats);
+            }
+        });
+        return;
+    }
     let Some((base, s, nulls)) = slice(a) else {
         // Mixed columns (exact integers beyond 2^53 among floats): rare,
         // read row by row with their exact values.
