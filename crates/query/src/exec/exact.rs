@@ -406,10 +406,25 @@ impl ExponentBins {
             static BINS: std::cell::RefCell<ExponentBins> = std::cell::RefCell::new(ExponentBins::default());
         }
         BINS.with(|b| match b.try_borrow_mut() {
-            Ok(mut bins) => f(&mut bins),
+            Ok(mut bins) => {
+                if bins.n != 0 || !bins.touched.is_empty() || !bins.special.is_empty() {
+                    // A fold that unwound midway left values behind.
+                    bins.clear();
+                }
+                f(&mut bins)
+            }
             // Re-entered (never in the engine): use fresh bins.
             Err(_) => f(&mut ExponentBins::default()),
         })
+    }
+
+    /// Empties the bins without adding them anywhere.
+    fn clear(&mut self) {
+        for e in self.touched.drain(..) {
+            self.bins[usize::from(e)] = 0;
+        }
+        self.special.clear();
+        self.n = 0;
     }
 
     /// Adds `x`.
