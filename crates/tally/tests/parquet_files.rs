@@ -1,6 +1,9 @@
 //! Sealed segments are plain typed Parquet that other engines can read:
 //! read them back with the parquet crate alone and compare with the input.
 
+#[path = "support/fs.rs"]
+mod fs_util;
+
 use std::path::{Path, PathBuf};
 
 use arrow_array::cast::AsArray;
@@ -12,20 +15,10 @@ use tally::{Engine, FixedClock};
 const NOW: i64 = 1_718_202_920_123;
 
 fn parquet_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    fs_util::files_under(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .collect()
 }
 
 fn read(path: &Path) -> RecordBatch {

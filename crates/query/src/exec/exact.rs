@@ -73,11 +73,7 @@ impl ExactSum {
         if x == 0.0 {
             return;
         }
-        let bits = x.to_bits();
-        let neg = bits >> 63 == 1;
-        let exp = ((bits >> 52) & 0x7ff) as i64;
-        let frac = bits & ((1u64 << 52) - 1);
-        let (m, p) = if exp == 0 { (frac, 0) } else { (frac | (1u64 << 52), exp - 1) };
+        let (m, p, neg) = decompose(x);
         let p = p + w;
         if p >= 0 && p + 85 < 32 * CHUNKS as i64 {
             self.add_mantissa(m, p, neg);
@@ -139,29 +135,8 @@ impl ExactSum {
         if x == 0.0 {
             return;
         }
-        let bits = x.to_bits();
-        let exp = ((bits >> 52) & 0x7ff) as i64;
-        let frac = bits & ((1u64 << 52) - 1);
-        let (m, p) = if exp == 0 { (frac, 0) } else { (frac | (1u64 << 52), exp - 1) };
-        let sq = u128::from(m) * u128::from(m);
-        let pos = 2 * p - UNIT_POSITION;
-        if pos < 0 || pos + 160 >= 32 * CHUNKS as i64 {
-            self.add_magnitude(sq, pos, false);
-            return;
-        }
-        if self.adds >= ADDS_BEFORE_CARRY {
-            self.normalize();
-        }
-        self.adds += 1;
-        let k = (pos >> 5) as usize;
-        let o = (pos & 31) as u32;
-        let i = self.window(k, k + 4);
-        // Four 32-bit pieces of m², each shifted into two cells.
-        for j in 0..4 {
-            let t = (((sq >> (32 * j)) as u64) & 0xffff_ffff) << o;
-            self.cells[i + j] += (t & 0xffff_ffff) as i64;
-            self.cells[i + j + 1] += (t >> 32) as i64;
-        }
+        let (m, p, _) = decompose(x);
+        self.add_magnitude(u128::from(m) * u128::from(m), 2 * p - UNIT_POSITION, false);
     }
 
     /// Adds an integer exactly.
@@ -196,6 +171,7 @@ impl ExactSum {
     }
 
     /// Adds `m × 2^(p − 1074)`.
+    #[inline]
     fn add_magnitude(&mut self, mut m: u128, mut p: i64, neg: bool) {
         if p < 0 {
             // Below the smallest subnormal: those bits are dropped.
@@ -216,21 +192,15 @@ impl ExactSum {
         }
         self.adds += 1;
         let sign = if neg { -1i64 } else { 1 };
-        let mut k = (p / 32) as usize;
-        let o = (p % 32) as u32;
+        let k = (p >> 5) as usize;
+        let o = (p & 31) as u32;
+        let pieces = (128 - m.leading_zeros()).div_ceil(32) as usize;
+        let i = self.window(k, k + pieces);
         // 32-bit pieces of m, each shifted into two cells.
-        while m != 0 {
-            let piece = (m & 0xffff_ffff) as u64;
-            m >>= 32;
-            if piece != 0 {
-                let t = piece << o;
-                *self.cell(k) += sign * (t & 0xffff_ffff) as i64;
-                let hi = (t >> 32) as i64;
-                if hi != 0 {
-                    *self.cell(k + 1) += sign * hi;
-                }
-            }
-            k += 1;
+        for j in 0..pieces {
+            let t = (((m >> (32 * j)) as u64) & 0xffff_ffff) << o;
+            self.cells[i + j] += sign * (t & 0xffff_ffff) as i64;
+            self.cells[i + j + 1] += sign * (t >> 32) as i64;
         }
     }
 
@@ -464,6 +434,17 @@ impl ExponentBins {
             out.add_special(x);
         }
     }
+}
+
+/// A finite, nonzero `x` as `(m, p, negative)`: `|x| = m × 2^(p − 1074)`,
+/// `m < 2^53`, `p ≥ 0` (see the module docs).
+#[inline(always)]
+fn decompose(x: f64) -> (u64, i64, bool) {
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i64;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, p) = if exp == 0 { (frac, 0) } else { (frac | (1u64 << 52), exp - 1) };
+    (m, p, bits >> 63 == 1)
 }
 
 /// `x × 2^e`, in steps that keep every factor a normal power of two.
