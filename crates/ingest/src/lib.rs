@@ -72,6 +72,7 @@ mod head;
 mod manifest;
 mod names;
 mod persist;
+mod pqstr;
 mod resolve;
 mod schema;
 mod segment;

@@ -28,7 +28,7 @@
 //! |---|---|
 //! | `keen.timestamp`, `keen.created_at` | `Timestamp(ms, "UTC")`, not null |
 //! | `keen.id` | `Utf8`, 24 lowercase hex chars, not null |
-//! | `<path>::string` | `Utf8` (Parquet dictionary encoding) |
+//! | `<path>::string` | `Utf8` (Parquet dictionary encoding, written from the segment's keys: [`crate::pqstr`]) |
 //! | `<path>::num` | `Int64` if every value in the segment is an integer, else `Float64` |
 //! | `<path>::bool` | `Boolean` |
 //! | `<path>::datetime` | `Timestamp(ms, "UTC")` |
@@ -281,12 +281,15 @@ fn ts_array(a: &Int64Array) -> ArrayRef {
 
 /// Encodes a segment as a Parquet file in memory (layout in the module docs).
 ///
-/// Columns are materialised and encoded in parallel (scoped threads, not rayon: a seal may run under the writer lock), one
-/// `ArrowColumnWriter` per column, and appended in schema order, which
-/// yields the same file a sequential `ArrowWriter` over one batch writes.
-/// String columns reach the encoder as a dictionary array over this
-/// segment's distinct values (each looked up once), while the file's Arrow
-/// schema still says `Utf8`, so readers see plain strings.
+/// Columns are materialised and encoded in parallel (scoped threads, not
+/// rayon: a seal may run under the writer lock) and appended in schema
+/// order. String columns become a dictionary array over this segment's
+/// distinct values (each looked up once) and are written from its keys
+/// ([`crate::pqstr`]: no per-row hashing); every other column goes through
+/// an `ArrowColumnWriter`. The file reads back as a sequential `ArrowWriter`
+/// over one batch would write it (same schema, metadata, values and chunk
+/// statistics), and the Arrow schema says `Utf8`, so readers see plain
+/// strings.
 pub fn encode_parquet(
     seg: &Segment,
     schema: &Schema,
@@ -346,7 +349,7 @@ fn encode_parquet_with(
     let mut writer = SerializedFileWriter::new(
         Vec::with_capacity(n * 32 + 4096),
         parquet_schema.root_schema_ptr(),
-        props,
+        props.clone(),
     )?;
     let factory = ArrowRowGroupWriterFactory::new(&writer, arrow_schema.clone());
     let mut start = 0;
@@ -355,12 +358,18 @@ fn encode_parquet_with(
         let len = max_rows.min(n - start);
         let writers = factory.create_column_writers(group)?;
         let inputs: Vec<_> = arrow_schema.fields().iter().zip(&arrays).collect();
-        let leaves: Vec<ArrowLeafColumn> = par_map(inputs, |(field, array)| {
+        // String columns arrive as dictionary arrays and are written from
+        // their keys (crate::pqstr); every other column, and a string column
+        // that writer does not cover, goes through the Arrow column writer.
+        let leaves: Vec<Leaf> = par_map(inputs, |(field, array)| {
             let array = if len == n { array.clone() } else { array.slice(start, len) };
-            compute_leaves(field, &array)
+            if array.as_dictionary_opt::<UInt32Type>().is_some() {
+                return Ok(vec![Leaf::Str(field, array)]);
+            }
+            Ok(compute_leaves(field, &array)?.into_iter().map(Leaf::Arrow).collect())
         })
         .into_iter()
-        .collect::<parquet::errors::Result<Vec<_>>>()?
+        .collect::<parquet::errors::Result<Vec<Vec<Leaf>>>>()?
         .into_iter()
         .flatten()
         .collect();
@@ -371,22 +380,60 @@ fn encode_parquet_with(
                 writers.len()
             )));
         }
-        let jobs: Vec<_> = writers.into_iter().zip(leaves).collect();
-        let chunks = par_map(jobs, |(mut w, leaf)| {
+        let jobs: Vec<_> = writers.into_iter().zip(leaves).enumerate().collect();
+        let chunks = par_map(jobs, |(i, (mut w, leaf))| {
+            let leaf = match leaf {
+                Leaf::Arrow(leaf) => leaf,
+                Leaf::Str(field, array) => {
+                    let dict = array.as_dictionary::<UInt32Type>();
+                    let descr = parquet_schema.column(i);
+                    if let Some((bytes, close)) = crate::pqstr::string_chunk(dict, &descr, &props)?
+                    {
+                        return Ok(Chunk::Raw(bytes, close));
+                    }
+                    let mut leaves = compute_leaves(field, &array)?;
+                    match (leaves.pop(), leaves.is_empty()) {
+                        (Some(leaf), true) => leaf,
+                        _ => {
+                            return Err(parquet::errors::ParquetError::General(format!(
+                                "bug: string column {} is not one leaf",
+                                field.name()
+                            )))
+                        }
+                    }
+                }
+            };
             w.write(&leaf)?;
-            w.close()
+            Ok(Chunk::Arrow(w.close()?))
         })
         .into_iter()
-        .collect::<parquet::errors::Result<Vec<ArrowColumnChunk>>>()?;
+        .collect::<parquet::errors::Result<Vec<Chunk>>>()?;
         let mut rg = writer.next_row_group()?;
         for chunk in chunks {
-            chunk.append_to_row_group(&mut rg)?;
+            match chunk {
+                Chunk::Arrow(chunk) => chunk.append_to_row_group(&mut rg)?,
+                Chunk::Raw(bytes, close) => rg.append_column(&bytes, close)?,
+            }
         }
         rg.close()?;
         start += len;
         group += 1;
     }
     writer.into_inner()
+}
+
+/// One leaf column of a row group, before encoding.
+enum Leaf<'f> {
+    /// Through the Arrow column writer.
+    Arrow(ArrowLeafColumn),
+    /// A string column as a dictionary array (see [`crate::pqstr`]).
+    Str(&'f arrow_schema::FieldRef, ArrayRef),
+}
+
+/// One encoded column chunk of a row group.
+enum Chunk {
+    Arrow(ArrowColumnChunk),
+    Raw(Bytes, parquet::column::writer::ColumnCloseResult),
 }
 
 /// `keen.id` as 24-char lowercase hex strings, built in one buffer.

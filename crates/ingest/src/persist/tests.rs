@@ -483,15 +483,74 @@ fn reference_parquet(seg: &Segment, dicts: &Dicts, base: WriterPropertiesBuilder
     w.into_inner().unwrap()
 }
 
+/// Every row group's batches, read back with (and without) the page index.
+fn read_back(
+    bytes: &[u8],
+    page_index: bool,
+) -> (Vec<RecordBatch>, parquet::file::metadata::ParquetMetaData) {
+    use parquet::file::metadata::PageIndexPolicy;
+    let policy = if page_index { PageIndexPolicy::Required } else { PageIndexPolicy::Skip };
+    let opts =
+        parquet::arrow::arrow_reader::ArrowReaderOptions::new().with_page_index_policy(policy);
+    let b =
+        ParquetRecordBatchReaderBuilder::try_new_with_options(Bytes::from(bytes.to_vec()), opts)
+            .unwrap();
+    let meta = (**b.metadata()).clone();
+    let batches = b.with_batch_size(1 << 20).build().unwrap().map(|b| b.unwrap()).collect();
+    (batches, meta)
+}
+
 #[test]
-fn parallel_parquet_encoding_writes_the_reference_bytes() {
-    for (n, seed) in [(0, 1), (1, 2), (3000, 11), (20_000, 14)] {
+fn parallel_parquet_encoding_reads_back_as_the_reference_file() {
+    // The reference is one ArrowWriter over one batch; the segment encoder
+    // writes the same schema, metadata, values and statistics, with string
+    // columns from their dictionary keys (crate::pqstr).
+    for (n, seed) in [(0, 1), (1, 2), (3000, 11), (20_000, 14), (45_000, 15)] {
         let f = fixture(n, seed);
         let seg = build_segment(&f.head, 0..f.head.len(), &f.schema, &f.dicts, 9);
-        let fast = encode_parquet(&seg, &f.schema, &f.dicts).unwrap();
-        assert!(fast == reference_parquet(&seg, &f.dicts, WriterProperties::builder()), "{n} rows");
         let small = || WriterProperties::builder().set_max_row_group_row_count(Some(700));
-        let fast = encode_parquet_with(&seg, &f.schema, &f.dicts, small()).unwrap();
-        assert!(fast == reference_parquet(&seg, &f.dicts, small()), "{n} rows, small groups");
+        let cases = [
+            (
+                encode_parquet(&seg, &f.schema, &f.dicts).unwrap(),
+                reference_parquet(&seg, &f.dicts, WriterProperties::builder()),
+            ),
+            (
+                encode_parquet_with(&seg, &f.schema, &f.dicts, small()).unwrap(),
+                reference_parquet(&seg, &f.dicts, small()),
+            ),
+        ];
+        for (fast, reference) in cases {
+            for page_index in [false, true] {
+                let (got, got_meta) = read_back(&fast, page_index);
+                let (want, want_meta) = read_back(&reference, page_index);
+                assert_eq!(got, want, "{n} rows");
+                assert_eq!(got_meta.num_row_groups(), want_meta.num_row_groups());
+                assert_eq!(
+                    got_meta.file_metadata().key_value_metadata(),
+                    want_meta.file_metadata().key_value_metadata()
+                );
+                assert_eq!(
+                    got_meta.file_metadata().schema_descr().root_schema(),
+                    want_meta.file_metadata().schema_descr().root_schema()
+                );
+                for (g, w) in got_meta.row_groups().iter().zip(want_meta.row_groups()) {
+                    assert_eq!(g.num_rows(), w.num_rows());
+                    for (gc, wc) in g.columns().iter().zip(w.columns()) {
+                        let (gs, ws) = (gc.statistics().unwrap(), wc.statistics().unwrap());
+                        let name = gc.column_path().string();
+                        assert_eq!(gs.null_count_opt(), ws.null_count_opt(), "{name}");
+                        assert_eq!(gs.min_bytes_opt(), ws.min_bytes_opt(), "{name}");
+                        assert_eq!(gs.max_bytes_opt(), ws.max_bytes_opt(), "{name}");
+                        assert_eq!(gc.num_values(), wc.num_values(), "{name}");
+                    }
+                }
+                if page_index {
+                    let has =
+                        |m: &parquet::file::metadata::ParquetMetaData| m.page_index().is_some();
+                    assert_eq!(has(&got_meta), has(&want_meta), "{n} rows");
+                    assert_eq!(has(&got_meta), n > 0, "{n} rows");
+                }
+            }
+        }
     }
 }
