@@ -285,7 +285,7 @@ fn ts_array(a: &Int64Array) -> ArrayRef {
 /// rayon: a seal may run under the writer lock) and appended in schema
 /// order. String columns become a dictionary array over this segment's
 /// distinct values (each looked up once) and are written from its keys
-/// ([`crate::pqstr`]: no per-row hashing); every other column goes through
+/// (module `pqstr`: no per-row hashing); every other column goes through
 /// an `ArrowColumnWriter`. The file reads back as a sequential `ArrowWriter`
 /// over one batch would write it (same schema, metadata, values and chunk
 /// statistics), and the Arrow schema says `Utf8`, so readers see plain

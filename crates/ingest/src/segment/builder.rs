@@ -119,11 +119,12 @@ fn build_column(
             let k = inv.map_or(rel, |inv| inv[rel] as usize);
             src[k] = e as u32;
         }
-        let present = src.iter().filter(|&&e| e != NONE).count();
-        let nulls = (present < n).then(|| NullBuffer::from_iter(src.iter().map(|&e| e != NONE)));
-        let presence =
-            RoaringBitmap::from_sorted_iter((0..n as u32).filter(|&k| src[k as usize] != NONE))
-                .expect("ascending rows");
+        // Validity bits packed 64 at a time; the presence bitmap is read
+        // from the same bytes.
+        let bits = BooleanBuffer::collect_bool(n, |k| src[k] != NONE);
+        let present = bits.count_set_bits();
+        let presence = RoaringBitmap::from_lsb0_bytes(0, bits.values());
+        let nulls = (present < n).then(|| NullBuffer::new(bits));
         let pick = |k: usize| src[k] as usize;
         let data = match &hc.values {
             HeadValues::Str(v) => ColumnData::Str(super::StrIds::new(
@@ -159,7 +160,7 @@ fn build_column(
                 }
             }
             HeadValues::Bool(v) => ColumnData::Bool(BooleanArray::new(
-                BooleanBuffer::from_iter((0..n).map(|k| src[k] != NONE && v[pick(k)])),
+                BooleanBuffer::collect_bool(n, |k| src[k] != NONE && v[pick(k)]),
                 nulls,
             )),
             HeadValues::Datetime(v) => ColumnData::Datetime(Int64Array::new(
