@@ -554,3 +554,59 @@ fn parallel_parquet_encoding_reads_back_as_the_reference_file() {
         }
     }
 }
+
+#[test]
+fn string_chunks_cover_single_values_long_values_and_empty_row_groups() {
+    // One distinct value (key width 1), values past the 64-byte statistics
+    // truncation, and a column present only in the first rows, so that with
+    // 700-row groups the later groups hold none of it (the Arrow writer's
+    // fallback).
+    let mut b = crate::flat::FlatBatch::new();
+    let limits = crate::flat::EventLimits::default();
+    let long = |k: usize| format!("{}{k}", "L".repeat(90));
+    for i in 0..2000usize {
+        let mut ev = serde_json::json!({"same": "x", "long": long(i % 3), "n": i});
+        if i < 50 {
+            ev["early"] = serde_json::json!(format!("e{}", i % 5));
+        }
+        if i % 10 == 0 {
+            ev["sparse"] = serde_json::json!(format!("s{}", i % 7));
+        }
+        crate::event::parse_event(ev.to_string().as_bytes(), &mut b, &limits).unwrap();
+    }
+    let (mut head, mut schema, mut dicts) = (Head::new(), Schema::new(), Dicts::new());
+    gen::fill(&mut head, &b, &mut schema, &mut dicts, 0);
+    let seg = build_segment(&head, 0..head.len(), &schema, &dicts, 3);
+    let small = || WriterProperties::builder().set_max_row_group_row_count(Some(700));
+    for (fast, reference) in [
+        (
+            encode_parquet(&seg, &schema, &dicts).unwrap(),
+            reference_parquet(&seg, &dicts, WriterProperties::builder()),
+        ),
+        (
+            encode_parquet_with(&seg, &schema, &dicts, small()).unwrap(),
+            reference_parquet(&seg, &dicts, small()),
+        ),
+    ] {
+        let (got, got_meta) = read_back(&fast, true);
+        let (want, want_meta) = read_back(&reference, true);
+        assert_eq!(got, want);
+        let early = got[0].column_by_name("early::string").unwrap();
+        assert_eq!(early.len() - early.null_count(), 50);
+        for (g, w) in got_meta.row_groups().iter().zip(want_meta.row_groups()) {
+            for (gc, wc) in g.columns().iter().zip(w.columns()) {
+                let name = gc.column_path().string();
+                let (gs, ws) = (gc.statistics().unwrap(), wc.statistics().unwrap());
+                assert_eq!(gs.null_count_opt(), ws.null_count_opt(), "{name}");
+                if name == "long::string" {
+                    // Longer than the truncation length: no min/max rather
+                    // than a truncated bound.
+                    assert_eq!((gs.min_bytes_opt(), gs.max_bytes_opt()), (None, None));
+                } else {
+                    assert_eq!(gs.min_bytes_opt(), ws.min_bytes_opt(), "{name}");
+                    assert_eq!(gs.max_bytes_opt(), ws.max_bytes_opt(), "{name}");
+                }
+            }
+        }
+    }
+}
