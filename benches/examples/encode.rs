@@ -10,7 +10,7 @@ use tally::{Durability, Engine, NdjsonOptions};
 fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
-    let repeats: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let repeats: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5).max(1);
     let input = tally_benches::ndjson(n, 42);
     let dir = tempfile::tempdir().expect("temp dir");
     let e = Engine::builder()
