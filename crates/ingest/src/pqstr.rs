@@ -114,7 +114,7 @@ pub(crate) fn string_chunk(
 
     let mut sink = TrackedWrite::new(Vec::with_capacity(dict_bytes / 2 + n / 2 + 1024));
     let mut pages = PageWriterState::default();
-    {
+    let (min, max) = {
         let mut writer = SerializedPageWriter::new(&mut sink);
 
         // The dictionary page, with min and max on the way.
@@ -189,21 +189,19 @@ pub(crate) fn string_chunk(
             start += len;
         }
         writer.close()?;
-
-        let truncate = props.statistics_truncate_length().unwrap_or(usize::MAX);
-        let exact =
-            |s: Option<&str>| s.filter(|s| s.len() <= truncate).map(|s| s.as_bytes().to_vec());
-        let stats = (props.statistics_enabled(path) != EnabledStatistics::None).then(|| {
-            Statistics::new(
-                exact(min).map(ByteArray::from),
-                exact(max).map(ByteArray::from),
-                None,
-                Some((n - present) as u64),
-                false,
-            )
-        });
-        pages.stats = stats;
-    }
+        (min, max)
+    };
+    let truncate = props.statistics_truncate_length().unwrap_or(usize::MAX);
+    let exact = |s: Option<&str>| s.filter(|s| s.len() <= truncate).map(|s| s.as_bytes().to_vec());
+    let stats = (props.statistics_enabled(path) != EnabledStatistics::None).then(|| {
+        Statistics::new(
+            exact(min).map(ByteArray::from),
+            exact(max).map(ByteArray::from),
+            None,
+            Some((n - present) as u64),
+            false,
+        )
+    });
     let total = sink.bytes_written();
     let bytes = Bytes::from(sink.into_inner()?);
     let mut meta = ColumnChunkMetaData::builder(descr.clone())
@@ -226,7 +224,7 @@ pub(crate) fn string_chunk(
         .set_num_values(n as i64)
         .set_data_page_offset(pages.first_data as i64)
         .set_dictionary_page_offset(Some(pages.dict_offset as i64));
-    if let Some(stats) = pages.stats.take() {
+    if let Some(stats) = stats {
         meta = meta.set_statistics(stats);
     }
     let close = ColumnCloseResult {
@@ -248,7 +246,6 @@ struct PageWriterState {
     data_pages: usize,
     uncompressed: usize,
     offsets: OffsetIndexBuilder,
-    stats: Option<Statistics>,
 }
 
 impl PageWriterState {
