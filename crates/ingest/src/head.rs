@@ -7,7 +7,7 @@
 //! [`crate::build_segment`] turns any contiguous row range into a sorted,
 //! indexed [`crate::Segment`].
 
-use crate::dict::{list_elem_text, DictWriter, Dictionary, Dicts};
+use crate::dict::{list_elem_text, BurstInterner, Dicts};
 use crate::error::Result;
 use crate::flat::{FlatBatch, FlatScalar, FlatValue};
 use crate::resolve::{Resolved, INTERN_BURST, UNKNOWN as UNKNOWN_VALUE};
@@ -301,8 +301,10 @@ impl Head {
                 .then(|| dicts.dict_mut(cid as ColumnId).clone())
             })
             .collect();
-        let mut writers: Vec<Burst<'_>> =
-            arcs.iter().map(|a| Burst { dict: a.as_deref(), guard: None, n: 0 }).collect();
+        let mut writers: Vec<Option<BurstInterner<'_>>> = arcs
+            .iter()
+            .map(|a| a.as_deref().map(|d| BurstInterner::new(d, INTERN_BURST)))
+            .collect();
         if self.columns.len() < schema.len() {
             self.columns.resize_with(schema.len(), || None);
         }
@@ -333,13 +335,13 @@ impl Head {
                     (HeadValues::Str(out), Some(FlatValue::Scalar(FlatScalar::Str(r)))) => {
                         match known.map(|k| k[j]) {
                             Some(id) if id != UNKNOWN_VALUE => out.push(id),
-                            _ => out.push(writers[cid as usize].intern(batch.str(*r))),
+                            _ => out.push(interner(&mut writers, cid).intern(batch.str(*r))),
                         }
                     }
                     (HeadValues::Str(out), None) => {
                         // keen.uniqueness_token (location is never a string column)
                         let tok = ev.uniqueness_token.expect("the extra string value is the token");
-                        out.push(writers[cid as usize].intern(batch.str(tok)));
+                        out.push(interner(&mut writers, cid).intern(batch.str(tok)));
                     }
                     (HeadValues::List { offsets, elems }, Some(FlatValue::List(r))) => {
                         let list = batch.list(r);
@@ -355,7 +357,7 @@ impl Head {
                                 _ => {
                                     text.clear();
                                     list_elem_text(batch, e, &mut text);
-                                    elems.push(writers[cid as usize].intern(&text));
+                                    elems.push(interner(&mut writers, cid).intern(&text));
                                 }
                             }
                         }
@@ -417,26 +419,12 @@ impl Head {
     }
 }
 
-/// One dictionary's write lock, taken lazily and released after
-/// [`INTERN_BURST`] additions so resolving threads are never held up long.
-struct Burst<'a> {
-    dict: Option<&'a Dictionary>,
-    guard: Option<DictWriter<'a>>,
-    n: u32,
-}
-
-impl Burst<'_> {
-    fn intern(&mut self, s: &str) -> DictId {
-        let dict = self.dict.expect("string and list columns have a dictionary");
-        let g = self.guard.get_or_insert_with(|| dict.writer());
-        let id = g.intern(s);
-        self.n += 1;
-        if self.n >= INTERN_BURST {
-            self.guard = None;
-            self.n = 0;
-        }
-        id
-    }
+/// The interner of string or list column `cid`.
+fn interner<'w, 'a>(
+    writers: &'w mut [Option<BurstInterner<'a>>],
+    cid: ColumnId,
+) -> &'w mut BurstInterner<'a> {
+    writers[cid as usize].as_mut().expect("string and list columns have a dictionary")
 }
 
 /// True if `token` was already recorded as a `keen.uniqueness_token` in the

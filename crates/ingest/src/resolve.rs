@@ -24,10 +24,11 @@
 //! A resolving thread holds the read locks of the small dictionaries it
 //! uses for a run of `GUARD_EVENTS` events and never waits for a lock: it
 //! only *tries* to take one, and treats a dictionary that is write-locked
-//! as unknown until its next release. The writer takes a dictionary's
-//! write lock only to add values and releases it after at most
-//! [`INTERN_BURST`] additions; it may wait for a resolver's read lock, but
-//! a resolver never waits for anything, so neither can deadlock.
+//! as unknown until its next release. The writer looks values up under a
+//! dictionary's read lock, takes its write lock only to add values and
+//! releases it after at most [`INTERN_BURST`] additions; it may wait for a
+//! resolver's read lock, but a resolver never waits for anything, so
+//! neither can deadlock.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
