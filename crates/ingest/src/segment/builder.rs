@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow_array::{
     Array, BooleanArray, FixedSizeListArray, Float64Array, Int64Array, ListArray, UInt32Array,
 };
-use arrow_buffer::{BooleanBuffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, FieldRef};
 use roaring::RoaringBitmap;
 
@@ -15,8 +15,6 @@ use crate::dict::Dicts;
 use crate::head::{Head, HeadValues, Num};
 use crate::schema::Schema;
 use crate::value::SegmentId;
-
-const NONE: u32 = u32::MAX;
 
 /// Segments with fewer rows build their columns on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 16_384;
@@ -112,42 +110,59 @@ fn build_column(
 ) -> SegmentColumn {
     let n = rows.len();
     {
-        // src[k] = entry index of the head column for segment row k, or NONE.
-        let mut src = vec![NONE; n];
-        for e in entries {
+        // Segment row of head entry `e`. The entries' rows are distinct
+        // (a path written twice in one event keeps one entry), so every
+        // value is written once, straight to its place: no per-column map
+        // from segment rows back to entries (n × u32 filled, scattered and
+        // read back for every column, present or not).
+        let dest = |e: usize| {
             let rel = hc.rows[e] as usize - rows.start;
-            let k = inv.map_or(rel, |inv| inv[rel] as usize);
-            src[k] = e as u32;
+            inv.map_or(rel, |inv| inv[rel] as usize)
+        };
+        let present = entries.len();
+        let mut valid = BooleanBufferBuilder::new(n);
+        valid.append_n(n, false);
+        for e in entries.clone() {
+            valid.set_bit(dest(e), true);
         }
-        // Validity bits packed 64 at a time; the presence bitmap is read
-        // from the same bytes.
-        let bits = BooleanBuffer::collect_bool(n, |k| src[k] != NONE);
-        let present = bits.count_set_bits();
+        // Validity bits; the presence bitmap is read from the same bytes.
+        let bits = valid.finish();
         let presence = RoaringBitmap::from_lsb0_bytes(0, bits.values());
         let nulls = (present < n).then(|| NullBuffer::new(bits));
-        let pick = |k: usize| src[k] as usize;
+        /// `vals[dest(e)] = f(e)` for every entry, other rows `T::default()`.
+        fn scatter<T: Copy + Default>(
+            n: usize,
+            entries: Range<usize>,
+            dest: impl Fn(usize) -> usize,
+            f: impl Fn(usize) -> T,
+        ) -> Vec<T> {
+            let mut vals = vec![T::default(); n];
+            for e in entries {
+                vals[dest(e)] = f(e);
+            }
+            vals
+        }
         let data = match &hc.values {
             HeadValues::Str(v) => ColumnData::Str(super::StrIds::new(
-                (0..n).map(|k| if src[k] == NONE { 0 } else { v[pick(k)] }).collect(),
+                scatter(n, entries.clone(), dest, |e| v[e]),
                 nulls,
             )),
             HeadValues::Num(v) => {
-                let all_int = (0..n).all(|k| src[k] == NONE || matches!(v[pick(k)], Num::Int(_)));
+                let all_int = v[entries.clone()].iter().all(|x| matches!(x, Num::Int(_)));
                 if all_int {
-                    let it = (0..n).map(|k| match (src[k], v.get(pick(k))) {
-                        (NONE, _) | (_, None) => 0,
-                        (_, Some(Num::Int(i))) => *i,
-                        (_, Some(Num::Float(f))) => *f as i64,
+                    let ints = scatter(n, entries.clone(), dest, |e| match v[e] {
+                        Num::Int(i) => i,
+                        Num::Float(f) => f as i64,
                     });
-                    ColumnData::Num(NumArray::Int(super::Ints::new(it.collect(), nulls)))
+                    ColumnData::Num(NumArray::Int(super::Ints::new(ints, nulls)))
                 } else {
-                    let it = (0..n).map(|k| if src[k] == NONE { 0.0 } else { v[pick(k)].as_f64() });
-                    let values = Float64Array::new(ScalarBuffer::from_iter(it), nulls);
-                    let exact: Vec<(u32, i64)> = (0..n)
-                        .filter(|&k| src[k] != NONE)
-                        .filter_map(|k| match v[pick(k)] {
+                    let floats = scatter(n, entries.clone(), dest, |e| v[e].as_f64());
+                    let values = Float64Array::new(ScalarBuffer::from(floats), nulls);
+                    let exact: Vec<(u32, i64)> = entries
+                        .clone()
+                        .filter_map(|e| match v[e] {
                             Num::Int(i) if (i as f64) as i128 != i128::from(i) => {
-                                Some((k as u32, i))
+                                Some((dest(e) as u32, i))
                             }
                             _ => None,
                         })
@@ -155,35 +170,44 @@ fn build_column(
                     if exact.is_empty() {
                         ColumnData::Num(NumArray::Float(values))
                     } else {
+                        // MixedNums sorts `exact` by row.
                         ColumnData::Num(NumArray::Mixed(super::MixedNums::new(values, exact)))
                     }
                 }
             }
-            HeadValues::Bool(v) => ColumnData::Bool(BooleanArray::new(
-                BooleanBuffer::collect_bool(n, |k| src[k] != NONE && v[pick(k)]),
-                nulls,
-            )),
+            HeadValues::Bool(v) => {
+                let mut b = BooleanBufferBuilder::new(n);
+                b.append_n(n, false);
+                for e in entries.clone() {
+                    if v[e] {
+                        b.set_bit(dest(e), true);
+                    }
+                }
+                ColumnData::Bool(BooleanArray::new(b.finish(), nulls))
+            }
             HeadValues::Datetime(v) => ColumnData::Datetime(Int64Array::new(
-                ScalarBuffer::from_iter(
-                    (0..n).map(|k| if src[k] == NONE { 0 } else { v[pick(k)] }),
-                ),
+                ScalarBuffer::from(scatter(n, entries.clone(), dest, |e| v[e])),
                 nulls,
             )),
             HeadValues::List { offsets, elems } => {
+                // Lengths by segment row, then their running sum, then each
+                // list copied to its offset.
+                let lens = scatter(n, entries.clone(), dest, |e| offsets[e + 1] - offsets[e]);
                 let mut offs: Vec<i32> = Vec::with_capacity(n + 1);
-                let mut vals: Vec<u32> = Vec::new();
+                let mut total: usize = 0;
                 offs.push(0);
-                for &e in &src {
-                    if e != NONE {
-                        let e = e as usize;
-                        vals.extend_from_slice(
-                            &elems[offsets[e] as usize..offsets[e + 1] as usize],
-                        );
-                    }
+                for &l in &lens {
+                    total += l as usize;
                     offs.push(
-                        i32::try_from(vals.len())
+                        i32::try_from(total)
                             .expect("a segment list column holds fewer than 2^31 elements"),
                     );
+                }
+                let mut vals: Vec<u32> = vec![0; total];
+                for e in entries.clone() {
+                    let at = offs[dest(e)] as usize;
+                    let list = &elems[offsets[e] as usize..offsets[e + 1] as usize];
+                    vals[at..at + list.len()].copy_from_slice(list);
                 }
                 ColumnData::List(ListArray::new(
                     list_item_field(),
@@ -193,9 +217,9 @@ fn build_column(
                 ))
             }
             HeadValues::Geo(v) => {
-                let flat =
-                    (0..n).flat_map(|k| if src[k] == NONE { [0.0, 0.0] } else { v[pick(k)] });
-                let values = Float64Array::new(ScalarBuffer::from_iter(flat), None);
+                let pairs = scatter(n, entries.clone(), dest, |e| v[e]);
+                let flat: Vec<f64> = pairs.into_iter().flatten().collect();
+                let values = Float64Array::new(ScalarBuffer::from(flat), None);
                 ColumnData::Geo(FixedSizeListArray::new(
                     geo_item_field(),
                     2,
