@@ -199,9 +199,9 @@ pub fn append_only(lines: &[&[u8]]) {
     }
     let t = Instant::now();
     let cpu0 = thread_cpu_secs();
-    for (b, raw) in &batches {
+    for (b, _) in &batches {
         let idx: Vec<usize> = (0..b.len()).collect();
-        c.append(b, raw, &idx).unwrap();
+        c.append(b, &idx).unwrap();
     }
     let secs = t.elapsed().as_secs_f64();
     let cpu = thread_cpu_secs() - cpu0;
@@ -212,8 +212,8 @@ pub fn append_only(lines: &[&[u8]]) {
         lines.len() as f64 / cpu
     );
 
-    // What ingest_ndjson does: ids resolved ahead (here on this thread,
-    // timed apart), raw bytes framed as the WAL payload's event list.
+    // What ingest_ndjson does: ids resolved ahead and the WAL part encoded
+    // (here on this thread, timed apart).
     let dir = tempfile::tempdir().unwrap();
     let (c, _) = Collection::open(
         Arc::new(StdStorage::new()),
@@ -227,28 +227,16 @@ pub fn append_only(lines: &[&[u8]]) {
         },
     )
     .unwrap();
-    let framed: Vec<(FlatBatch, Vec<u8>)> = batches
-        .iter()
-        .map(|(b, raw)| {
-            let mut b = b.clone();
-            let mut out = Vec::with_capacity(raw.len() + 4 * b.len());
-            for ev in &mut b.events {
-                let r = &raw[ev.raw.clone()];
-                out.extend_from_slice(&(r.len() as u32).to_le_bytes());
-                ev.raw = out.len()..out.len() + r.len();
-                out.extend_from_slice(r);
-            }
-            (b, out)
-        })
-        .collect();
     let (mut resolve_cpu, mut append_cpu) = (0.0, 0.0);
     let mut hits = (0, 0);
-    for (b, raw) in &framed {
+    for (b, _) in &batches {
         let idx: Vec<usize> = (0..b.len()).collect();
         let cpu0 = thread_cpu_secs();
         let res = c.resolve(b);
+        let mut wal = Vec::new();
+        tally_ingest::encode_wal_part(b, &idx, &mut wal);
         let cpu1 = thread_cpu_secs();
-        let part = AppendPart { batch: b, raw, events: &idx, resolved: Some(&res) };
+        let part = AppendPart { batch: b, wal: &wal, events: &idx, resolved: Some(&res) };
         c.append_resolved(&[part]).unwrap();
         resolve_cpu += cpu1 - cpu0;
         append_cpu += thread_cpu_secs() - cpu1;
@@ -257,7 +245,7 @@ pub fn append_only(lines: &[&[u8]]) {
     }
     println!(
         "resolve (parallel phase): {resolve_cpu:.2} s cpu, {} of {} values known; \
-         append resolved+framed (serial): {append_cpu:.2} s cpu = {:.0}/cpu-s",
+         append resolved+encoded (serial): {append_cpu:.2} s cpu = {:.0}/cpu-s",
         hits.0,
         hits.1,
         lines.len() as f64 / append_cpu

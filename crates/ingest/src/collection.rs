@@ -76,25 +76,42 @@
 //! append. Its payload starts with a version byte; all integers are
 //! little-endian except inside `keen.id`.
 //!
-//! Version 2 (written now):
+//! Version 3 (written now): the events as the parser flattened them, in
+//! the binary form of the "Events in a WAL record" section, about 57 % of
+//! the bytes of their JSON. Replay decodes them straight into the head:
+//! the JSON parser and the event rules do not run again, so an event once
+//! acknowledged replays even if the limits have changed since.
+//!
+//! | offset | size | field      | value |
+//! |-------:|-----:|------------|-------|
+//! | 0      | 1    | version    | `3` |
+//! | 1      | 8    | created_at | i64, `keen.created_at` of every event (UTC ms) |
+//! | 9      | 4    | count      | u32, number of events |
+//! | 13     | 1    | id mode    | `0`: consecutive ids, `1`: one id per event |
+//! | 14     | 12 or 12 × count | ids | mode 0: `keen.id` of the first event; mode 1: every event's `keen.id` in order |
+//! | ...    | ...  | parts      | one or more parts (`u32 len` ‖ part), `count` events in all |
+//!
+//! A `keen.id` is `u32 BE seconds ‖ 4-byte random prefix ‖ u32 BE counter`;
+//! the ids of one append share seconds and prefix and have consecutive
+//! counters (a record never crosses a counter wrap: the writer takes a
+//! fresh prefix first), so in mode 0 event `k` has the first id with
+//! counter `+ k`. Mode 1 is for ids that are not consecutive, which the
+//! writer never produces. NDJSON parsers encode the part of their batch
+//! while parsing, in parallel, so a record is written from their buffers
+//! without a copy (`writev`); a part of which only some events are
+//! appended is encoded again by the writer.
+//!
+//! Version 2 (written before version 3; still read):
 //!
 //! | offset | size | field      | value |
 //! |-------:|-----:|------------|-------|
 //! | 0      | 1    | version    | `2` |
 //! | 1      | 8    | created_at | i64, `keen.created_at` of every event (UTC ms) |
-//! | 9      | 12   | first_id   | `keen.id` of the first event |
+//! | 9      | 12   | first_id   | `keen.id` of the first event (ids consecutive as in mode 0) |
 //! | 21     | 4    | count      | u32, number of events |
 //! | 25     | ...  | events     | `count` × (`u32 len` ‖ `len` bytes of raw event JSON) |
 //!
-//! A `keen.id` is `u32 BE seconds ‖ 4-byte random prefix ‖ u32 BE counter`;
-//! the ids of one append share seconds and prefix and have consecutive
-//! counters (a record never crosses a counter wrap: the writer takes a
-//! fresh prefix first), so event `k` has `first_id` with counter `+ k`.
-//! The event list is what NDJSON parsers lay out beside their batches, so
-//! a record is written from their buffers without a copy (`writev`).
-//!
-//! Version 1 (written before; still read, and written when ids are not
-//! consecutive, which the writer never produces):
+//! Version 1 (written by early versions; still read):
 //!
 //! | offset | size | field | value |
 //! |-------:|-----:|-------|-------|
@@ -102,8 +119,9 @@
 //! | 1      | 4    | count   | u32, number of events |
 //! | 5      | ...  | events  | `count` × (`i64 created_at` ‖ `[u8; 12] keen.id` ‖ `u32 len` ‖ raw event JSON) |
 //!
-//! A payload with another version, a short field or trailing bytes is
-//! corruption naming the WAL file.
+//! Records of versions 1 and 2 are parsed again on replay. A payload with
+//! another version, a short field, a part that does not decode or trailing
+//! bytes is corruption naming the WAL file.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -229,13 +247,12 @@ struct Inner {
 pub struct AppendPart<'a> {
     /// The parsed events.
     pub batch: &'a FlatBatch,
-    /// The raw JSON of event `i` is `raw[batch.events[i].raw]`.
-    ///
-    /// When every event of the batch is appended and `raw` holds exactly
-    /// `u32 LE length ‖ bytes` per event, in order and nothing else (the
-    /// event list of the WAL payload, see [`Collection::append_resolved`]),
-    /// the WAL record is written from `raw` without copying it.
-    pub raw: &'a [u8],
+    /// The WAL encoding of all of `batch`'s events, in order, as
+    /// [`crate::encode_wal_part`] writes it, or empty. When every event of
+    /// the batch is appended, the WAL record is written from these bytes
+    /// without copying them (parsers encode their batches in parallel);
+    /// otherwise the collection encodes the appended events itself.
+    pub wal: &'a [u8],
     /// Indexes of the events to append, into `batch.events`.
     pub events: &'a [usize],
     /// Ids looked up ahead by [`Collection::resolve`] for `batch` (ignored
@@ -457,15 +474,25 @@ fn replay_records(
         let not_replayable = |e: IngestError| {
             IngestError::corrupt(wal_path, format!("record {} does not replay: {e}", rec.seq))
         };
-        let mut parser = EventParser::new();
-        let mut batch = FlatBatch::new();
-        let mut rows = Vec::with_capacity(events.len());
-        for (i, ev) in events.iter().enumerate() {
-            parser.parse_at(ev.raw, 0, &mut batch, limits).map_err(not_replayable)?;
-            rows.push((i, ev.created_at, ev.id));
+        let n = events.len();
+        match events {
+            WalEvents::Json(events) => {
+                let mut parser = EventParser::new();
+                let mut batch = FlatBatch::new();
+                let mut rows = Vec::with_capacity(events.len());
+                for (i, ev) in events.iter().enumerate() {
+                    parser.parse_at(ev.raw, 0, &mut batch, limits).map_err(not_replayable)?;
+                    rows.push((i, ev.created_at, ev.id));
+                }
+                head.append_batch(&batch, &rows, schema, dicts).map_err(not_replayable)?;
+            }
+            WalEvents::Flat { batch, created_at, ids } => {
+                let rows: Vec<(usize, i64, EventId)> =
+                    ids.into_iter().enumerate().map(|(i, id)| (i, created_at, id)).collect();
+                head.append_batch(&batch, &rows, schema, dicts).map_err(not_replayable)?;
+            }
         }
-        head.append_batch(&batch, &rows, schema, dicts).map_err(not_replayable)?;
-        report.replayed_events += events.len();
+        report.replayed_events += n;
     }
     Ok(())
 }
@@ -714,27 +741,23 @@ impl Collection {
         self.inner.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends the events `events` (indexes into `batch`) whose raw JSON
-    /// bytes are `raw[batch.events[i].raw]`.
+    /// Appends the events `events` (indexes into `batch`).
     ///
     /// Returns per-event results (a suppressed duplicate is `Ok`), or an
     /// error when the WAL write failed — then nothing of this call is stored
     /// and the collection is poisoned.
-    pub fn append(&self, batch: &FlatBatch, raw: &[u8], events: &[usize]) -> Result<AppendOutcome> {
-        let mut out = self.append_parts(&[(batch, raw, events)])?;
+    pub fn append(&self, batch: &FlatBatch, events: &[usize]) -> Result<AppendOutcome> {
+        let mut out = self.append_parts(&[(batch, events)])?;
         Ok(out.pop().expect("one outcome per part"))
     }
 
-    /// Appends several parts — `(batch, raw bytes, event indexes)`, as
+    /// Appends several parts — `(batch, event indexes)`, as
     /// [`Collection::append`] takes — as ONE WAL record with one fsync
     /// (parallel parsers produce one batch each). One outcome per part.
-    pub fn append_parts(
-        &self,
-        parts: &[(&FlatBatch, &[u8], &[usize])],
-    ) -> Result<Vec<AppendOutcome>> {
+    pub fn append_parts(&self, parts: &[(&FlatBatch, &[usize])]) -> Result<Vec<AppendOutcome>> {
         let parts: Vec<AppendPart<'_>> = parts
             .iter()
-            .map(|&(batch, raw, events)| AppendPart { batch, raw, events, resolved: None })
+            .map(|&(batch, events)| AppendPart { batch, wal: &[], events, resolved: None })
             .collect();
         self.append_resolved(&parts)
     }
@@ -1256,50 +1279,40 @@ fn check_columns(
     Ok(())
 }
 
-/// WAL payload version 1 (written before version 2; still read):
+/// WAL payload version 1 (written by early versions; still read):
 /// `u8 version = 1 | u32 event count | per event: i64 created_at ms |
 /// [u8; 12] keen.id | u32 raw length | raw JSON bytes`, little-endian.
 const WAL_PAYLOAD_V1: u8 = 1;
 
-/// WAL payload version 2 (written now), little-endian:
-/// `u8 version = 2 | i64 created_at ms | [u8; 12] keen.id of the first event
-/// | u32 event count | per event: u32 raw length | raw JSON bytes`.
-/// Every event of one append has the same `keen.created_at`, and their ids
-/// share seconds and prefix with consecutive counters (the big-endian `u32`
-/// in bytes 8..12 of the id; a record never crosses a counter wrap), so
-/// event `k` has the first id with counter `+ k`. The event list is exactly
-/// what a parser may lay out beside its batch ([`AppendPart::raw`]), so a
-/// record is usually written from the parser's buffers without a copy.
+/// WAL payload version 2 (written before version 3; still read),
+/// little-endian: `u8 version = 2 | i64 created_at ms | [u8; 12] keen.id of
+/// the first event | u32 event count | per event: u32 raw length | raw JSON
+/// bytes`, ids consecutive as in version 3.
 const WAL_PAYLOAD_V2: u8 = 2;
+
+/// WAL payload version 3 (written now): the flattened events in binary
+/// (see the module docs and [`crate::encode_wal_part`]).
+const WAL_PAYLOAD_V3: u8 = 3;
 
 /// Bytes of the version 2 payload header (version, created_at, first id, count).
 const WAL_V2_HEADER_LEN: usize = 1 + 8 + 12 + 4;
 
-/// True when `raw` is exactly the framed event list (`u32 LE len ‖ bytes`
-/// per event, in order) of all events of `batch`, which `accepted` lists
-/// in order: the part can go to the WAL as it is.
-fn framed_whole(batch: &FlatBatch, raw: &[u8], accepted: &[(usize, EventId)]) -> bool {
-    if accepted.len() != batch.events.len() {
-        return false;
-    }
-    let mut pos = 0usize;
-    for (k, &(i, _)) in accepted.iter().enumerate() {
-        if i != k {
-            return false;
-        }
-        let r = &batch.events[i].raw;
-        let Some(len) = raw.get(pos..pos + 4) else { return false };
-        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-        if r.start != pos + 4 || r.end < r.start || r.end - r.start != len {
-            return false;
-        }
-        pos = r.end;
-    }
-    pos == raw.len()
+/// Version 3 id modes: consecutive from one first id, or one id per event.
+const IDS_CONSECUTIVE: u8 = 0;
+const IDS_EXPLICIT: u8 = 1;
+
+/// True when `wal` is the encoding of exactly the events `accepted` lists
+/// of `batch`: all of them, in order (see [`AppendPart::wal`]). The
+/// part's header must agree with the batch's event and property counts.
+fn part_passes_through(batch: &FlatBatch, wal: &[u8], accepted: &[(usize, EventId)]) -> bool {
+    accepted.len() == batch.events.len()
+        && accepted.iter().enumerate().all(|(k, &(i, _))| i == k)
+        && crate::walpart::part_counts(wal)
+            == Some((wal.len(), batch.events.len(), batch.props.len()))
 }
 
 /// True when the ids are one prefix with consecutive counters (see
-/// [`WAL_PAYLOAD_V2`]).
+/// [`WAL_PAYLOAD_V3`]).
 fn consecutive_ids(accepted: &[Vec<(usize, EventId)>]) -> Option<EventId> {
     let mut ids = accepted.iter().flatten().map(|&(_, id)| id);
     let first = ids.next()?;
@@ -1314,11 +1327,11 @@ fn consecutive_ids(accepted: &[Vec<(usize, EventId)>]) -> Option<EventId> {
     Some(first)
 }
 
-/// Encodes the WAL payload of one append as pieces to write back to back:
-/// version 2 (parts laid out as framed event lists are passed through
-/// without copying, the rest is encoded into `scratch`), or version 1 if
-/// the ids are not consecutive (never for ids from [`EventIdGen::next`]
-/// after [`EventIdGen::reserve`]).
+/// Encodes the version 3 WAL payload of one append as pieces to write back
+/// to back: the header, then one part per input part with accepted events.
+/// A part whose pre-encoded bytes cover exactly its accepted events
+/// ([`AppendPart::wal`]) is passed through without copying; the others
+/// are encoded here into `scratch`.
 fn encode_wal_payload<'a>(
     scratch: &'a mut Vec<u8>,
     parts: &'a [AppendPart<'a>],
@@ -1327,37 +1340,44 @@ fn encode_wal_payload<'a>(
 ) -> Vec<&'a [u8]> {
     scratch.clear();
     let count: usize = accepted.iter().map(Vec::len).sum();
-    let Some(first) = consecutive_ids(accepted) else {
-        encode_wal_payload_v1(scratch, parts, accepted, created_at);
-        return vec![&scratch[..]];
-    };
-    scratch.push(WAL_PAYLOAD_V2);
+    scratch.push(WAL_PAYLOAD_V3);
     scratch.extend_from_slice(&created_at.to_le_bytes());
-    scratch.extend_from_slice(&first.0);
     scratch.extend_from_slice(&(count as u32).to_le_bytes());
-    // Pieces: a range of `scratch`, or a part's raw bytes as they are.
+    match consecutive_ids(accepted) {
+        Some(first) => {
+            scratch.push(IDS_CONSECUTIVE);
+            scratch.extend_from_slice(&first.0);
+        }
+        None => {
+            // Never for ids from `EventIdGen::next` after `reserve`.
+            scratch.push(IDS_EXPLICIT);
+            for &(_, id) in accepted.iter().flatten() {
+                scratch.extend_from_slice(&id.0);
+            }
+        }
+    }
+    // Pieces: a range of `scratch`, or a part's bytes as they are.
     enum Piece {
         Scratch(std::ops::Range<usize>),
         Part(usize),
     }
     let mut pieces = Vec::with_capacity(parts.len() + 1);
     let mut from = 0usize;
+    let mut idx: Vec<usize> = Vec::new();
     for (k, (part, acc)) in parts.iter().zip(accepted).enumerate() {
         if acc.is_empty() {
             continue;
         }
-        if framed_whole(part.batch, part.raw, acc) {
+        if part_passes_through(part.batch, part.wal, acc) {
             if scratch.len() > from {
                 pieces.push(Piece::Scratch(from..scratch.len()));
             }
             from = scratch.len();
             pieces.push(Piece::Part(k));
         } else {
-            for &(i, _) in acc {
-                let r = &part.raw[part.batch.events[i].raw.clone()];
-                scratch.extend_from_slice(&(r.len() as u32).to_le_bytes());
-                scratch.extend_from_slice(r);
-            }
+            idx.clear();
+            idx.extend(acc.iter().map(|a| a.0));
+            crate::walpart::encode_wal_part(part.batch, &idx, scratch);
         }
     }
     if scratch.len() > from {
@@ -1368,77 +1388,117 @@ fn encode_wal_payload<'a>(
         .into_iter()
         .map(|p| match p {
             Piece::Scratch(r) => &scratch[r],
-            Piece::Part(k) => parts[k].raw,
+            Piece::Part(k) => parts[k].wal,
         })
         .collect()
 }
 
-fn encode_wal_payload_v1(
-    out: &mut Vec<u8>,
-    parts: &[AppendPart<'_>],
-    accepted: &[Vec<(usize, EventId)>],
-    created_at: i64,
-) {
-    let mut total = 5usize;
-    let mut count = 0u32;
-    for (part, acc) in parts.iter().zip(accepted) {
-        total += acc.iter().map(|&(i, _)| part.batch.events[i].raw.len() + 24).sum::<usize>();
-        count += acc.len() as u32;
-    }
-    out.clear();
-    out.reserve(total);
-    out.push(WAL_PAYLOAD_V1);
-    out.extend_from_slice(&count.to_le_bytes());
-    for (part, acc) in parts.iter().zip(accepted) {
-        for &(i, id) in acc {
-            let r = &part.raw[part.batch.events[i].raw.clone()];
-            out.extend_from_slice(&created_at.to_le_bytes());
-            out.extend_from_slice(&id.0);
-            out.extend_from_slice(&(r.len() as u32).to_le_bytes());
-            out.extend_from_slice(r);
-        }
-    }
-}
-
+/// One event of a version 1 or 2 record: its raw JSON.
 struct WalEvent<'a> {
     created_at: i64,
     id: EventId,
     raw: &'a [u8],
 }
 
-fn decode_wal_payload<'a>(payload: &'a [u8], file: &Path) -> Result<Vec<WalEvent<'a>>> {
+/// The events of one WAL record.
+enum WalEvents<'a> {
+    /// Raw JSON (payload versions 1 and 2), parsed again on replay.
+    Json(Vec<WalEvent<'a>>),
+    /// Flattened events (version 3), with one `created_at` and their ids.
+    Flat { batch: FlatBatch, created_at: i64, ids: Vec<EventId> },
+}
+
+impl WalEvents<'_> {
+    fn len(&self) -> usize {
+        match self {
+            WalEvents::Json(v) => v.len(),
+            WalEvents::Flat { ids, .. } => ids.len(),
+        }
+    }
+}
+
+fn decode_wal_payload<'a>(payload: &'a [u8], file: &Path) -> Result<WalEvents<'a>> {
     let bad = |why: &str| IngestError::corrupt(file, format!("bad wal payload: {why}"));
     let (&version, rest) = payload.split_first().ok_or_else(|| bad("empty"))?;
     match version {
-        WAL_PAYLOAD_V1 => decode_wal_payload_v1(rest, &bad),
-        WAL_PAYLOAD_V2 => {
-            if payload.len() < WAL_V2_HEADER_LEN {
-                return Err(bad("short header"));
-            }
-            let created_at = i64::from_le_bytes(payload[1..9].try_into().expect("8 bytes"));
-            let first: [u8; 12] = payload[9..21].try_into().expect("12 bytes");
-            let count = u32::from_le_bytes(payload[21..25].try_into().expect("4 bytes")) as usize;
-            let counter0 = u32::from_be_bytes(first[8..12].try_into().expect("4 bytes"));
-            let rest = &payload[WAL_V2_HEADER_LEN..];
-            let mut pos = 0;
-            let mut out = Vec::with_capacity(count.min(rest.len() / 4));
-            for k in 0..count {
-                let len = rest.get(pos..pos + 4).ok_or_else(|| bad("short event header"))?;
-                let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
-                pos += 4;
-                let raw = rest.get(pos..pos + len).ok_or_else(|| bad("short event body"))?;
-                pos += len;
-                let mut id = first;
-                id[8..12].copy_from_slice(&counter0.wrapping_add(k as u32).to_be_bytes());
-                out.push(WalEvent { created_at, id: EventId(id), raw });
-            }
-            if pos != rest.len() {
-                return Err(bad("trailing bytes"));
-            }
-            Ok(out)
-        }
+        WAL_PAYLOAD_V1 => decode_wal_payload_v1(rest, &bad).map(WalEvents::Json),
+        WAL_PAYLOAD_V2 => decode_wal_payload_v2(payload, &bad).map(WalEvents::Json),
+        WAL_PAYLOAD_V3 => decode_wal_payload_v3(payload, &bad),
         _ => Err(bad("unknown payload version")),
     }
+}
+
+/// Consecutive ids from `first`: `count` of them (the counter is the
+/// big-endian `u32` in bytes 8..12).
+fn ids_from(first: [u8; 12], count: usize) -> impl Iterator<Item = EventId> {
+    let counter0 = u32::from_be_bytes(first[8..12].try_into().expect("4 bytes"));
+    (0..count).map(move |k| {
+        let mut id = first;
+        id[8..12].copy_from_slice(&counter0.wrapping_add(k as u32).to_be_bytes());
+        EventId(id)
+    })
+}
+
+fn decode_wal_payload_v3<'a>(
+    payload: &'a [u8],
+    bad: &dyn Fn(&str) -> IngestError,
+) -> Result<WalEvents<'a>> {
+    const HEADER: usize = 1 + 8 + 4 + 1;
+    let head = payload.get(..HEADER).ok_or_else(|| bad("short header"))?;
+    let created_at = i64::from_le_bytes(head[1..9].try_into().expect("8 bytes"));
+    let count = u32::from_le_bytes(head[9..13].try_into().expect("4 bytes")) as usize;
+    let mut pos = HEADER;
+    let ids: Vec<EventId> = match head[13] {
+        IDS_CONSECUTIVE => {
+            let first = payload.get(pos..pos + 12).ok_or_else(|| bad("short first id"))?;
+            pos += 12;
+            ids_from(first.try_into().expect("12 bytes"), count).collect()
+        }
+        IDS_EXPLICIT => {
+            let n = count.checked_mul(12).ok_or_else(|| bad("event count out of range"))?;
+            let all = payload.get(pos..pos + n).ok_or_else(|| bad("short id list"))?;
+            pos += n;
+            all.chunks_exact(12).map(|c| EventId(c.try_into().expect("12 bytes"))).collect()
+        }
+        _ => return Err(bad("unknown id mode")),
+    };
+    let mut batch = FlatBatch::new();
+    while pos < payload.len() {
+        let (len, _) = crate::walpart::decode_wal_part(&payload[pos..], &mut batch)
+            .map_err(|why| bad(&format!("part at byte {pos}: {why}")))?;
+        pos += len;
+    }
+    if batch.len() != count {
+        return Err(bad("event count does not match the parts"));
+    }
+    Ok(WalEvents::Flat { batch, created_at, ids })
+}
+
+fn decode_wal_payload_v2<'a>(
+    payload: &'a [u8],
+    bad: &dyn Fn(&str) -> IngestError,
+) -> Result<Vec<WalEvent<'a>>> {
+    if payload.len() < WAL_V2_HEADER_LEN {
+        return Err(bad("short header"));
+    }
+    let created_at = i64::from_le_bytes(payload[1..9].try_into().expect("8 bytes"));
+    let first: [u8; 12] = payload[9..21].try_into().expect("12 bytes");
+    let count = u32::from_le_bytes(payload[21..25].try_into().expect("4 bytes")) as usize;
+    let rest = &payload[WAL_V2_HEADER_LEN..];
+    let mut pos = 0;
+    let mut out = Vec::with_capacity(count.min(rest.len() / 4));
+    for id in ids_from(first, count) {
+        let len = rest.get(pos..pos + 4).ok_or_else(|| bad("short event header"))?;
+        let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
+        pos += 4;
+        let raw = rest.get(pos..pos + len).ok_or_else(|| bad("short event body"))?;
+        pos += len;
+        out.push(WalEvent { created_at, id, raw });
+    }
+    if pos != rest.len() {
+        return Err(bad("trailing bytes"));
+    }
+    Ok(out)
 }
 
 fn decode_wal_payload_v1<'a>(
@@ -1476,17 +1536,16 @@ fn decode_wal_payload_v1<'a>(
 mod tests {
     use super::*;
 
-    fn part_batch(events: &[&str], framed: bool) -> (FlatBatch, Vec<u8>) {
+    fn part_batch(events: &[&str], encoded: bool) -> (FlatBatch, Vec<u8>) {
         let mut b = FlatBatch::new();
-        let mut raw = Vec::new();
         for e in events {
-            if framed {
-                raw.extend_from_slice(&(e.len() as u32).to_le_bytes());
-            }
-            crate::parse_event_at(e.as_bytes(), raw.len(), &mut b, &Default::default()).unwrap();
-            raw.extend_from_slice(e.as_bytes());
+            crate::parse_event(e.as_bytes(), &mut b, &Default::default()).unwrap();
         }
-        (b, raw)
+        let mut wal = Vec::new();
+        if encoded {
+            crate::encode_wal_part(&b, &(0..b.len()).collect::<Vec<_>>(), &mut wal);
+        }
+        (b, wal)
     }
 
     fn id(prefix: u8, counter: u32) -> EventId {
@@ -1495,40 +1554,69 @@ mod tests {
         EventId(id)
     }
 
+    /// One event's content, comparable across batches: its encoding alone.
+    fn content(b: &FlatBatch, i: usize) -> Vec<u8> {
+        let mut wal = Vec::new();
+        crate::encode_wal_part(b, &[i], &mut wal);
+        wal
+    }
+
+    /// `(created_at, id, content)` of every event of a payload.
+    fn decoded(payload: &[u8]) -> Vec<(i64, EventId, Vec<u8>)> {
+        match decode_wal_payload(payload, Path::new("/c/wal")).unwrap() {
+            WalEvents::Json(events) => events
+                .iter()
+                .map(|e| {
+                    let (b, _) = part_batch(&[std::str::from_utf8(e.raw).unwrap()], false);
+                    (e.created_at, e.id, content(&b, 0))
+                })
+                .collect(),
+            WalEvents::Flat { batch, created_at, ids } => ids
+                .iter()
+                .enumerate()
+                .map(|(i, &id)| (created_at, id, content(&batch, i)))
+                .collect(),
+        }
+    }
+
     #[test]
-    fn wal_payload_v2_passes_framed_parts_through_and_decodes_back() {
-        let (b1, r1) = part_batch(&[r#"{"a": 1}"#, r#"{"b": "x"}"#], true);
-        let (b2, r2) = part_batch(&[r#"{"c": true}"#, r#"{"d": null}"#, r#"{"e": [1]}"#], false);
+    fn wal_payload_v3_passes_encoded_parts_through_and_decodes_back() {
+        let (b1, w1) = part_batch(&[r#"{"a": 1}"#, r#"{"b": "x"}"#], true);
+        let (b2, w2) = part_batch(&[r#"{"c": true}"#, r#"{"d": null}"#, r#"{"e": [1]}"#], true);
+        let (b3, w3) = part_batch(&[r#"{"f": 2.5}"#], false);
         let idx1 = [0, 1];
-        let idx2 = [0, 2]; // not every event: copied
+        let idx2 = [0, 2]; // not every event: encoded again
+        let idx3 = [0]; // no pre-encoded bytes: encoded here
         let parts = [
-            AppendPart { batch: &b1, raw: &r1, events: &idx1, resolved: None },
-            AppendPart { batch: &b2, raw: &r2, events: &idx2, resolved: None },
+            AppendPart { batch: &b1, wal: &w1, events: &idx1, resolved: None },
+            AppendPart { batch: &b2, wal: &w2, events: &idx2, resolved: None },
+            AppendPart { batch: &b3, wal: &w3, events: &idx3, resolved: None },
         ];
-        let c0 = u32::MAX - 3;
+        let c0 = u32::MAX - 4;
         let accepted = vec![
             vec![(0, id(9, c0)), (1, id(9, c0 + 1))],
             vec![(0, id(9, c0 + 2)), (2, id(9, c0 + 3))],
+            vec![(0, id(9, c0 + 4))],
         ];
         let mut scratch = Vec::new();
         let pieces = encode_wal_payload(&mut scratch, &parts, &accepted, -5);
-        // header piece, part 1 as it is, part 2 copied
+        // header piece, part 1 as it is, parts 2 and 3 encoded
         assert_eq!(pieces.len(), 3);
-        assert!(std::ptr::eq(pieces[1], &r1[..]), "a framed part is not copied");
+        assert!(std::ptr::eq(pieces[1], &w1[..]), "an encoded part is not copied");
         let payload = pieces.concat();
-        assert_eq!(payload[0], WAL_PAYLOAD_V2);
-        let file = Path::new("/c/wal");
-        let events = decode_wal_payload(&payload, file).unwrap();
-        let got: Vec<(i64, EventId, &[u8])> =
-            events.iter().map(|e| (e.created_at, e.id, e.raw)).collect();
-        let want: Vec<(i64, EventId, &[u8])> = vec![
-            (-5, id(9, c0), br#"{"a": 1}"#),
-            (-5, id(9, c0 + 1), br#"{"b": "x"}"#),
-            (-5, id(9, c0 + 2), br#"{"c": true}"#),
-            (-5, id(9, c0 + 3), br#"{"e": [1]}"#),
-        ];
-        assert_eq!(got, want);
+        assert_eq!(payload[0], WAL_PAYLOAD_V3);
+        let (want, _) = part_batch(
+            &[r#"{"a": 1}"#, r#"{"b": "x"}"#, r#"{"c": true}"#, r#"{"e": [1]}"#, r#"{"f": 2.5}"#],
+            false,
+        );
+        let got = decoded(&payload);
+        assert_eq!(got.len(), 5);
+        for (k, (created_at, event_id, ev)) in got.iter().enumerate() {
+            assert_eq!((*created_at, *event_id), (-5, id(9, c0 + k as u32)));
+            assert_eq!(ev, &content(&want, k), "event {k}");
+        }
         // Every truncation and any trailing byte is corruption, never a panic.
+        let file = Path::new("/c/wal");
         for n in 0..payload.len() {
             assert!(matches!(
                 decode_wal_payload(&payload[..n], file),
@@ -1539,15 +1627,15 @@ mod tests {
         longer.push(0);
         assert!(decode_wal_payload(&longer, file).is_err());
         let mut bad = payload;
-        bad[0] = 3;
+        bad[0] = 4;
         assert!(decode_wal_payload(&bad, file).is_err());
     }
 
     #[test]
-    fn ids_that_are_not_consecutive_are_written_as_payload_v1() {
-        let (b, r) = part_batch(&[r#"{"a": 1}"#, r#"{"a": 2}"#], true);
+    fn ids_that_are_not_consecutive_are_listed() {
+        let (b, w) = part_batch(&[r#"{"a": 1}"#, r#"{"a": 2}"#], true);
         let idx = [0, 1];
-        let parts = [AppendPart { batch: &b, raw: &r, events: &idx, resolved: None }];
+        let parts = [AppendPart { batch: &b, wal: &w, events: &idx, resolved: None }];
         for accepted in [
             vec![vec![(0, id(1, 5)), (1, id(1, 7))]],        // a gap
             vec![vec![(0, id(1, 5)), (1, id(2, 6))]],        // another prefix
@@ -1555,11 +1643,47 @@ mod tests {
         ] {
             let mut scratch = Vec::new();
             let payload = encode_wal_payload(&mut scratch, &parts, &accepted, 42).concat();
-            assert_eq!(payload[0], WAL_PAYLOAD_V1);
-            let events = decode_wal_payload(&payload, Path::new("/w")).unwrap();
-            let ids: Vec<EventId> = events.iter().map(|e| e.id).collect();
+            assert_eq!((payload[0], payload[13]), (WAL_PAYLOAD_V3, IDS_EXPLICIT));
+            let got = decoded(&payload);
+            let ids: Vec<EventId> = got.iter().map(|e| e.1).collect();
             assert_eq!(ids, accepted[0].iter().map(|a| a.1).collect::<Vec<_>>());
-            assert!(events.iter().all(|e| e.created_at == 42));
+            assert!(got.iter().all(|e| e.0 == 42));
+        }
+    }
+
+    /// Records written by earlier versions (raw JSON) still decode.
+    #[test]
+    fn wal_payloads_v1_and_v2_still_decode() {
+        let events: [&[u8]; 2] = [br#"{"a": 1}"#, br#"{"b": ["x"]}"#];
+        let mut v2 = vec![WAL_PAYLOAD_V2];
+        v2.extend_from_slice(&(-5i64).to_le_bytes());
+        v2.extend_from_slice(&id(3, u32::MAX - 1).0);
+        v2.extend_from_slice(&2u32.to_le_bytes());
+        let mut v1 = vec![WAL_PAYLOAD_V1];
+        v1.extend_from_slice(&2u32.to_le_bytes());
+        for (k, e) in events.iter().enumerate() {
+            v2.extend_from_slice(&(e.len() as u32).to_le_bytes());
+            v2.extend_from_slice(e);
+            v1.extend_from_slice(&(-5i64).to_le_bytes());
+            v1.extend_from_slice(&id(3, u32::MAX - 1 + k as u32).0);
+            v1.extend_from_slice(&(e.len() as u32).to_le_bytes());
+            v1.extend_from_slice(e);
+        }
+        let (want, _) = part_batch(&[r#"{"a": 1}"#, r#"{"b": ["x"]}"#], false);
+        for payload in [&v1, &v2] {
+            let got = decoded(payload);
+            assert_eq!(got.len(), 2);
+            for (k, (created_at, event_id, ev)) in got.iter().enumerate() {
+                assert_eq!(
+                    (*created_at, *event_id),
+                    (-5, id(3, (u32::MAX - 1).wrapping_add(k as u32)))
+                );
+                assert_eq!(ev, &content(&want, k));
+            }
+            let file = Path::new("/c/wal");
+            for n in 1..payload.len() {
+                assert!(decode_wal_payload(&payload[..n], file).is_err());
+            }
         }
     }
 

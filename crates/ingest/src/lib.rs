@@ -85,6 +85,7 @@ mod storage_std;
 mod testutil;
 mod value;
 mod wal;
+mod walpart;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use collection::{
@@ -135,3 +136,4 @@ pub use wal::{
     WalReplay, WalWriter, MAX_RECORD_PAYLOAD, WAL_HEADER_LEN, WAL_MAGIC, WAL_RECORD_HEADER_LEN,
     WAL_VERSION,
 };
+pub use walpart::encode_wal_part;

@@ -54,8 +54,8 @@ fn appends_go_on_while_a_full_head_seals_and_every_row_stays_visible() {
     {
         let (c, _) = open(dir.path());
         for k in 0..total / per {
-            let (b, raw, idx) = batch(k * per, per);
-            c.append(&b, &raw, &idx).unwrap();
+            let (b, _, idx) = batch(k * per, per);
+            c.append(&b, &idx).unwrap();
             let n = (k + 1) * per;
             let expect: i64 = (0..n as i64).sum();
             assert_eq!(sum_i(&c), (n, expect), "after {n} rows");
@@ -81,10 +81,10 @@ fn a_close_during_a_background_seal_commits_it() {
     let n = BACKGROUND_SEAL_MIN_ROWS + 10;
     {
         let (c, _) = open(dir.path());
-        let (b, raw, idx) = batch(0, n);
-        c.append(&b, &raw, &idx).unwrap();
-        let (b, raw, idx) = batch(n, 5);
-        c.append(&b, &raw, &idx).unwrap();
+        let (b, _, idx) = batch(0, n);
+        c.append(&b, &idx).unwrap();
+        let (b, _, idx) = batch(n, 5);
+        c.append(&b, &idx).unwrap();
     } // dropped: waits for the seal, commits it
     let (c, report) = open(dir.path());
     assert_eq!(c.sealed_segments(), 1);
@@ -100,8 +100,8 @@ fn a_log_chain_from_an_uncommitted_seal_replays_in_order() {
     let dir = tempfile::tempdir().unwrap();
     {
         let (c, _) = open(dir.path());
-        let (b, raw, idx) = batch(0, 3);
-        c.append(&b, &raw, &idx).unwrap();
+        let (b, _, idx) = batch(0, 3);
+        c.append(&b, &idx).unwrap();
     }
     // What a freeze does before its commit: a later log takes over. Write
     // records into it by opening it as the collection's only log.
@@ -114,8 +114,8 @@ fn a_log_chain_from_an_uncommitted_seal_replays_in_order() {
         // Open sees the chain [1, 2] and appends to log 2.
         let (c, report) = open(dir.path());
         assert_eq!(report.replayed_events, 3);
-        let (b, raw, idx) = batch(3, 4);
-        c.append(&b, &raw, &idx).unwrap();
+        let (b, _, idx) = batch(3, 4);
+        c.append(&b, &idx).unwrap();
     }
     assert_eq!(std::fs::read(&first).unwrap(), saved, "the closed log is never rewritten");
     assert_eq!(logs(dir.path()).len(), 2);
@@ -137,8 +137,8 @@ fn a_gap_or_a_torn_tail_before_the_last_log_is_corruption_naming_the_file() {
         let dir = tempfile::tempdir().unwrap();
         {
             let (c, _) = open(dir.path());
-            let (b, raw, idx) = batch(0, 3);
-            c.append(&b, &raw, &idx).unwrap();
+            let (b, _, idx) = batch(0, 3);
+            c.append(&b, &idx).unwrap();
         }
         let cdir = dir.path().join("c");
         let storage: Arc<dyn Storage> = Arc::new(StdStorage::new());

@@ -188,11 +188,11 @@ fn ids_resolved_before_a_property_delete_are_not_used_after_it() {
     let dir = tempfile::tempdir().unwrap();
     let (c, _) = open(dir.path());
     append_all(&c, &[r#"{"p": "a"}"#]);
-    let (b, raw) = common::batch_of(&[r#"{"p": "a"}"#]);
+    let (b, _) = common::batch_of(&[r#"{"p": "a"}"#]);
     let resolved = c.resolve(&b);
     c.delete_property("p").unwrap();
     let part =
-        tally_ingest::AppendPart { batch: &b, raw: &raw, events: &[0], resolved: Some(&resolved) };
+        tally_ingest::AppendPart { batch: &b, wal: &[], events: &[0], resolved: Some(&resolved) };
     c.append_resolved(&[part]).unwrap();
     let snap = c.snapshot();
     let id = snap.schema().id("p", ValueType::String).expect("p is a new column");
@@ -214,9 +214,9 @@ fn a_deleted_collection_is_gone_and_its_handles_refuse() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-    let (b, raw) = common::batch_of(&[r#"{"i": 1}"#]);
+    let (b, _) = common::batch_of(&[r#"{"i": 1}"#]);
     assert!(!c.snapshot().schema().paths().contains(&"i"));
-    assert!(matches!(other.append(&b, &raw, &[0]), Err(IngestError::Deleted { .. })));
+    assert!(matches!(other.append(&b, &[0]), Err(IngestError::Deleted { .. })));
     assert!(matches!(other.flush(), Err(IngestError::Deleted { .. })));
     assert!(matches!(c.delete_collection(), Err(IngestError::Deleted { .. })));
     assert_eq!(other.snapshot().rows(), 0);
@@ -234,12 +234,12 @@ fn a_deleted_property_frees_its_room_under_the_column_limit() {
         open_with(dir.path(), CollectionOptions { max_columns: 3 + 2, ..Default::default() });
     append_all(&c, &[r#"{"a": 1, "b": 2}"#]);
     // Full: a third property is refused, by both the fast and the slow path.
-    let (b, raw) = common::batch_of(&[r#"{"c": 3}"#, r#"{"a": 4}"#]);
-    let out = c.append(&b, &raw, &[0, 1]).unwrap();
+    let (b, _) = common::batch_of(&[r#"{"c": 3}"#, r#"{"a": 4}"#]);
+    let out = c.append(&b, &[0, 1]).unwrap();
     assert!(out.results[0].is_err() && out.results[1].is_ok(), "{:?}", out.results);
     c.delete_property("a").unwrap();
-    let (b, raw) = common::batch_of(&[r#"{"c": 3}"#, r#"{"d": 4}"#]);
-    let out = c.append(&b, &raw, &[0, 1]).unwrap();
+    let (b, _) = common::batch_of(&[r#"{"c": 3}"#, r#"{"d": 4}"#]);
+    let out = c.append(&b, &[0, 1]).unwrap();
     assert!(out.results[0].is_ok() && out.results[1].is_err(), "{:?}", out.results);
     append_all(&c, &[r#"{"c": 5}"#]);
 }

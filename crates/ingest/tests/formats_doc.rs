@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
-const SOURCES: [(&str, &str); 5] = [
+const SOURCES: [(&str, &str); 6] = [
     ("collection.rs", "Collection directory and write path"),
     ("manifest.rs", "Manifest (`MANIFEST`)"),
     ("wal.rs", "Write-ahead log (`wal-<seq>.log`)"),
+    ("walpart.rs", "Events in a WAL record (payload version 3)"),
     ("dict.rs", "Dictionaries (`dict-<column>.dict`)"),
     ("persist.rs", "Segments (`seg-<id>.parquet`, `.idx`, `.del`)"),
 ];

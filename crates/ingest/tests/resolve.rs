@@ -1,6 +1,6 @@
 //! `Collection::resolve` + `Collection::append_resolved`: ids looked up
-//! ahead of the append, off the writer lock, and WAL payload v2 written
-//! from framed parser buffers, store exactly what a plain append stores —
+//! ahead of the append, off the writer lock, and WAL payload v3 written
+//! from parser-encoded WAL parts, store exactly what a plain append stores —
 //! also when the resolution races other appends, is stale, or belongs to
 //! another collection — and replay to the same rows and ids.
 
@@ -26,8 +26,7 @@ fn open(dir: &std::path::Path, name: &str) -> (Collection, tally_ingest::OpenRep
 }
 
 /// `n` generated events (seeded) as batches of `per`; each batch with its
-/// raw bytes framed as WAL payload v2 lists (`u32 LE len ‖ bytes`) and
-/// also plain (back to back).
+/// WAL part encoding (as parallel parsers make it) and its raw JSON.
 struct Input {
     batches: Vec<(FlatBatch, Vec<u8>, Vec<u8>)>,
 }
@@ -43,11 +42,10 @@ fn input(seed: u64, n: usize, per: usize) -> Input {
             line.clear();
             g.next_event(&mut line);
             let ev = line.as_bytes();
-            framed.extend_from_slice(&(ev.len() as u32).to_le_bytes());
-            parser.parse_at(ev, framed.len(), &mut b, &Default::default()).unwrap();
-            framed.extend_from_slice(ev);
+            parser.parse_at(ev, plain.len(), &mut b, &Default::default()).unwrap();
             plain.extend_from_slice(ev);
         }
+        tally_ingest::encode_wal_part(&b, &(0..b.len()).collect::<Vec<_>>(), &mut framed);
         batches.push((b, framed, plain));
     }
     Input { batches }
@@ -86,22 +84,15 @@ fn resolved_framed_appends_store_and_replay_like_plain_appends() {
     let (plain, _) = open(dir.path(), "plain");
     let (fast, _) = open(dir.path(), "fast");
     let mut hits = (0, 0);
-    for (b, framed, plain_raw) in &data.batches {
-        // The plain append needs `raw` ranges into the unframed bytes.
-        let mut b_plain = b.clone();
-        let mut pos = 0;
-        for ev in &mut b_plain.events {
-            let len = ev.raw.len();
-            ev.raw = pos..pos + len;
-            pos += len;
-        }
+    for (b, framed, _) in &data.batches {
+        // The plain append encodes its WAL part itself.
         let idx: Vec<usize> = (0..b.len()).collect();
-        let outs = plain.append_parts(&[(&b_plain, plain_raw, &idx)]).unwrap();
+        let outs = plain.append_parts(&[(b, &idx)]).unwrap();
         assert_eq!(outs[0].stored, b.len());
         let res = fast.resolve(b);
         let (k, l) = res.hits();
         hits = (hits.0 + k, hits.1 + l);
-        let part = AppendPart { batch: b, raw: framed, events: &idx, resolved: Some(&res) };
+        let part = AppendPart { batch: b, wal: framed, events: &idx, resolved: Some(&res) };
         let outs = fast.append_resolved(&[part]).unwrap();
         assert_eq!(outs[0].stored, b.len());
     }
@@ -120,7 +111,7 @@ fn resolved_framed_appends_store_and_replay_like_plain_appends() {
     let res = fast.resolve(b);
     fast.append_resolved(&[AppendPart {
         batch: b,
-        raw: framed,
+        wal: framed,
         events: &idx,
         resolved: Some(&res),
     }])
@@ -135,7 +126,7 @@ fn resolved_framed_appends_store_and_replay_like_plain_appends() {
     assert_eq!((report.replayed_records, report.replayed_events), (1, 250));
     let s3 = again.snapshot();
     assert_eq!(contents(&s3), head_contents);
-    assert_eq!(ids(s3.segments()), all_ids, "keen.id survives WAL payload v2 replay");
+    assert_eq!(ids(s3.segments()), all_ids, "keen.id survives WAL payload v3 replay");
     // Ids are distinct.
     let mut sorted = all_ids.clone();
     sorted.sort_by_key(|i| i.0);
@@ -154,13 +145,13 @@ fn foreign_stale_and_mismatched_resolutions_only_cost_time() {
     let (b3, f3, _) = &data.batches[3];
     let idx3: Vec<usize> = (0..b3.len()).collect();
     other
-        .append_resolved(&[AppendPart { batch: b3, raw: f3, events: &idx3, resolved: None }])
+        .append_resolved(&[AppendPart { batch: b3, wal: f3, events: &idx3, resolved: None }])
         .unwrap();
     let stale = a.resolve(&data.batches[1].0); // made before anything was stored
     for (k, (b, framed, _)) in data.batches.iter().enumerate() {
         let idx: Vec<usize> = (0..b.len()).collect();
         plain
-            .append_resolved(&[AppendPart { batch: b, raw: framed, events: &idx, resolved: None }])
+            .append_resolved(&[AppendPart { batch: b, wal: framed, events: &idx, resolved: None }])
             .unwrap();
         let foreign = other.resolve(b);
         let mismatched = a.resolve(&data.batches[(k + 1) % data.batches.len()].0);
@@ -172,7 +163,7 @@ fn foreign_stale_and_mismatched_resolutions_only_cost_time() {
         };
         a.append_resolved(&[AppendPart {
             batch: b,
-            raw: framed,
+            wal: framed,
             events: &idx,
             resolved: Some(res),
         }])
@@ -190,7 +181,7 @@ fn resolving_while_another_thread_appends_stores_the_same() {
     for (b, framed, _) in &data.batches {
         let idx: Vec<usize> = (0..b.len()).collect();
         plain
-            .append_resolved(&[AppendPart { batch: b, raw: framed, events: &idx, resolved: None }])
+            .append_resolved(&[AppendPart { batch: b, wal: framed, events: &idx, resolved: None }])
             .unwrap();
     }
     // Pipeline: batch k is appended while batch k+1 is resolved, and a
@@ -210,7 +201,7 @@ fn resolving_while_another_thread_appends_stores_the_same() {
             if let Some(res) = pending.take() {
                 let (b, framed, _) = &data.batches[k - 1];
                 let idx: Vec<usize> = (0..b.len()).collect();
-                let part = AppendPart { batch: b, raw: framed, events: &idx, resolved: Some(&res) };
+                let part = AppendPart { batch: b, wal: framed, events: &idx, resolved: Some(&res) };
                 c.append_resolved(&[part]).unwrap();
             }
             let rows = reader.join().unwrap();
@@ -228,20 +219,17 @@ fn columns_of_mostly_new_values_stop_being_looked_up() {
     let (c, _) = open(dir.path(), "c");
     let batch = |from: usize, n: usize| {
         let mut b = FlatBatch::new();
-        let mut raw = Vec::new();
         for i in from..from + n {
             let e = format!(r#"{{"u": "v{i}", "k": "same", "l": ["x", {}]}}"#, i % 2);
-            tally_ingest::parse_event_at(e.as_bytes(), raw.len(), &mut b, &Default::default())
-                .unwrap();
-            raw.extend_from_slice(e.as_bytes());
+            tally_ingest::parse_event(e.as_bytes(), &mut b, &Default::default()).unwrap();
         }
-        (b, raw)
+        (b, ())
     };
-    let (b0, r0) = batch(0, 10);
+    let (b0, ()) = batch(0, 10);
     let idx: Vec<usize> = (0..10).collect();
     // Before anything is stored nothing is known.
     assert_eq!(c.resolve(&b0).hits(), (0, 0));
-    c.append_parts(&[(&b0, &r0, &idx)]).unwrap();
+    c.append_parts(&[(&b0, &idx)]).unwrap();
     let (b1, _) = batch(10, 2_000);
     // "u": all new, looked up 256 times then no more; "k" and both list
     // elements of "l": all known.

@@ -44,7 +44,7 @@ fn build(n: usize) -> Arc<tally_ingest::Snapshot> {
             b.events.last_mut().unwrap().raw = s..raw.len();
         }
         let idx: Vec<usize> = (0..k).collect();
-        c.append(&b, &raw, &idx).unwrap();
+        c.append(&b, &idx).unwrap();
         done += k;
     }
     c.snapshot()

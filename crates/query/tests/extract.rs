@@ -23,8 +23,7 @@ fn collection(dir: &std::path::Path, events: &[Value], seal_after: usize) -> Col
         let text = e.to_string();
         let mut b = FlatBatch::new();
         parse_event(text.as_bytes(), &mut b, &Default::default()).unwrap();
-        b.events.last_mut().unwrap().raw = 0..text.len();
-        c.append(&b, text.as_bytes(), &[0]).unwrap();
+        c.append(&b, &[0]).unwrap();
         if i + 1 == seal_after {
             c.flush().unwrap();
         }

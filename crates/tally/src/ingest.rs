@@ -223,10 +223,9 @@ struct Group {
     /// The collection (sanitised when asked to).
     collection: String,
     batch: FlatBatch,
-    /// Per event, `u32 LE length ‖ raw JSON`: the event list of a WAL
-    /// payload, so the append writes it without copying
-    /// ([`tally_ingest::AppendPart::raw`]).
-    raw: Vec<u8>,
+    /// The WAL encoding of the whole batch, made here in parallel so the
+    /// append writes it without copying ([`tally_ingest::AppendPart::wal`]).
+    wal: Vec<u8>,
     /// Per event: its line number.
     lines: Vec<u64>,
     /// `0..batch.len()`: every event is appended.
@@ -240,7 +239,7 @@ impl Group {
         Group {
             collection,
             batch: FlatBatch::new(),
-            raw: Vec::new(),
+            wal: Vec::new(),
             lines: Vec::new(),
             idx: Vec::new(),
             resolved: None,
@@ -450,22 +449,23 @@ impl Project {
                     p.errors.push((line_no, e.into()));
                     continue;
                 }
-                push_raw(group, &rewritten);
-            } else {
-                push_raw(group, event);
             }
             if group.lines.is_empty() {
-                reserve_like_first(group, lines[n..].iter().map(|(_, l)| l.len() + 4).sum());
+                let rest = lines[n..].iter().map(|(_, l)| l.len()).sum();
+                reserve_like_first(group, line.len(), rest);
             }
             group.idx.push(group.batch.len() - 1);
             group.lines.push(line_no);
         }
-        // Look the ids of known columns and values up here, in parallel,
-        // rather than in the serial append.
+        // Encode the WAL part and look the ids of known columns and values
+        // up here, in parallel, rather than in the serial append.
         for g in &mut p.groups {
             if g.batch.is_empty() {
                 continue;
             }
+            let b = &g.batch;
+            g.wal.reserve(b.arena.len() + 4 * b.props.len() + 2 * b.list_elems.len() + 16);
+            tally_ingest::encode_wal_part(b, &g.idx, &mut g.wal);
             if let Some(c) = self.collection(&g.collection) {
                 g.resolved = Some(c.resolve(&g.batch));
             }
@@ -474,30 +474,17 @@ impl Project {
     }
 }
 
-/// Frames the raw bytes of the group's last event (`u32 LE length ‖
-/// bytes`) into `g.raw` and points its [`tally_ingest::FlatEvent::raw`]
-/// at the bytes.
-fn push_raw(g: &mut Group, event: &[u8]) {
-    g.raw.extend_from_slice(&(event.len() as u32).to_le_bytes());
-    let start = g.raw.len();
-    g.raw.extend_from_slice(event);
-    let ev = g.batch.events.last_mut().expect("the parser pushed one event");
-    ev.raw = start..start + event.len();
-}
-
 /// Reserves room for `rest` more bytes of input shaped like the group's
-/// first event, so the arena, value vectors and raw bytes are not regrown
-/// (and copied) while parsing. Several collections share a slice, so only
-/// half of it is reserved up front.
-fn reserve_like_first(g: &mut Group, rest: usize) {
-    let first = g.raw.len().max(1);
-    let events = rest / first / 2;
+/// first event (a line of `first` bytes), so the arena and value vectors
+/// are not regrown (and copied) while parsing. Several collections share a
+/// slice, so only half of it is reserved up front.
+fn reserve_like_first(g: &mut Group, first: usize, rest: usize) {
+    let events = rest / first.max(1) / 2;
     let batch = &mut g.batch;
     batch.arena.reserve(batch.arena.len().saturating_mul(events));
     batch.props.reserve(batch.props.len().saturating_mul(events));
     batch.list_elems.reserve(batch.list_elems.len().saturating_mul(events));
     batch.events.reserve(events);
-    g.raw.reserve(rest / 2);
     g.lines.reserve(events);
     g.idx.reserve(events);
 }
@@ -586,7 +573,7 @@ impl Project {
             .iter()
             .map(|g| AppendPart {
                 batch: &g.batch,
-                raw: &g.raw,
+                wal: &g.wal,
                 events: &g.idx,
                 resolved: g.resolved.as_ref(),
             })
@@ -756,29 +743,21 @@ impl Project {
                 continue;
             }
             let mut batch = FlatBatch::new();
-            let mut raw: Vec<u8> = Vec::new();
             let mut slots: HashMap<usize, usize> = HashMap::new();
             let mut idxs = Vec::new();
             for (pos, ev) in events.iter().enumerate() {
                 let given = ev.get().as_bytes();
-                let merged;
-                let mut bytes = given;
                 let mark = batch.mark();
                 let mut parsed = parse_event(given, &mut batch, &limits);
                 if let (Ok(()), Some(fill)) = (&parsed, autofill) {
                     // Checked as sent first, then stored as merged (the
                     // limits apply to the merged event).
                     batch.truncate(mark);
-                    merged = merge_autofill(given, fill).unwrap_or_else(|| given.to_vec());
-                    bytes = &merged;
-                    parsed = parse_event(bytes, &mut batch, &limits);
+                    let merged = merge_autofill(given, fill).unwrap_or_else(|| given.to_vec());
+                    parsed = parse_event(&merged, &mut batch, &limits);
                 }
                 match parsed {
                     Ok(()) => {
-                        let start = raw.len();
-                        raw.extend_from_slice(bytes);
-                        let e = batch.events.last_mut().expect("one event pushed");
-                        e.raw = start..start + bytes.len();
                         slots.insert(batch.events.len() - 1, pos);
                         idxs.push(batch.events.len() - 1);
                         results.push(EventResult::Success);
@@ -787,7 +766,7 @@ impl Project {
                 }
             }
             if !idxs.is_empty() {
-                let out = self.with_live_collection(name, |c| c.append(&batch, &raw, &idxs))?;
+                let out = self.with_live_collection(name, |c| c.append(&batch, &idxs))?;
                 for (r, i) in out.results.into_iter().zip(idxs) {
                     if let Err(e) = r {
                         results[slots[&i]] = failure(&e.into());

@@ -376,7 +376,7 @@ impl Project {
         validate_collection_name(collection)?;
         let mut batch = FlatBatch::new();
         parse_event(event, &mut batch, &self.inner.engine.options.limits)?;
-        let out = self.with_live_collection(collection, |c| c.append(&batch, event, &[0]))?;
+        let out = self.with_live_collection(collection, |c| c.append(&batch, &[0]))?;
         match out.results.into_iter().next() {
             Some(r) => r.map_err(Error::from),
             None => Err(Error::Ingest(IngestError::Internal("no result for one event".into()))),

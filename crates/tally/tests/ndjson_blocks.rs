@@ -1,5 +1,5 @@
 //! NDJSON over several blocks and collections (ids resolved while parsing,
-//! collections appended side by side, WAL payload v2) stores exactly what
+//! collections appended side by side, WAL payload v3) stores exactly what
 //! Keen batch documents of the same events store, and replays to it.
 
 use std::collections::BTreeMap;
@@ -88,7 +88,7 @@ fn multi_block_multi_collection_ndjson_matches_batch_documents_and_replays() {
     }
     drop((p, e));
 
-    // Nothing was sealed: reopening replays every WAL record (payload v2)
+    // Nothing was sealed: reopening replays every WAL record (payload v3)
     // to the same rows, values and keen.ids.
     let e = engine(&nd_dir);
     let (p, _) = e.project_or_create("p").unwrap();

@@ -171,7 +171,7 @@ fn io_errors_at_every_call_are_typed_and_lose_nothing_acknowledged() {
 }
 
 /// NDJSON naming three collections: each block's collections are appended
-/// side by side (one WAL record each, resolved ids, payload v2). Every event
+/// side by side (one WAL record each, resolved ids, payload v3). Every event
 /// of a call that returned survives every crash model, and every storage
 /// call failed in turn loses nothing acknowledged.
 #[test]

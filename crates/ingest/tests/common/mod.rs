@@ -44,9 +44,9 @@ pub fn open(dir: &Path) -> (Collection, OpenReport) {
 
 /// Appends every event of `events` and asserts all were stored.
 pub fn append_all<S: AsRef<str>>(c: &Collection, events: &[S]) {
-    let (b, raw) = batch_of(events);
+    let (b, _) = batch_of(events);
     let idx: Vec<usize> = (0..events.len()).collect();
-    let out = c.append(&b, &raw, &idx).unwrap();
+    let out = c.append(&b, &idx).unwrap();
     assert_eq!(out.stored, events.len(), "{:?}", out.results);
 }
 

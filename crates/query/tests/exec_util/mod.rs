@@ -41,7 +41,7 @@ pub fn collection(chunks: &[Vec<String>], segment_rows: usize) -> Collection {
             b.events.last_mut().unwrap().raw = start..raw.len();
         }
         let idx: Vec<usize> = (0..chunk.len()).collect();
-        let out = c.append(&b, &raw, &idx).unwrap();
+        let out = c.append(&b, &idx).unwrap();
         assert!(out.results.iter().all(|r| r.is_ok()), "{:?}", out.results);
         let _ = c.snapshot();
     }
