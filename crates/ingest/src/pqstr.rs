@@ -338,6 +338,38 @@ mod tests {
         assert_eq!(out.len(), 1 + 2 * 17);
     }
 
+    proptest::proptest! {
+        /// The same bytes as packing one bit at a time, for every width.
+        #[test]
+        fn bit_pack_equals_bit_by_bit(width in 1u8..=32, seed in proptest::prelude::any::<u64>(), count in 0usize..70) {
+            let mask = if width == 32 { u64::from(u32::MAX) } else { (1u64 << width) - 1 };
+            let mut x = seed | 1;
+            let values: Vec<u64> = (0..count)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x & mask
+                })
+                .collect();
+            let mut out = Vec::new();
+            bit_pack(&mut out, values.iter().copied(), count, width);
+            let mut want = Vec::new();
+            uleb(&mut want, ((count.div_ceil(8) as u64) << 1) | 1);
+            let start = want.len();
+            want.resize(start + count.div_ceil(8) * usize::from(width), 0);
+            for (i, v) in values.iter().enumerate() {
+                for b in 0..usize::from(width) {
+                    if v >> b & 1 == 1 {
+                        let bit = i * usize::from(width) + b;
+                        want[start + bit / 8] |= 1 << (bit % 8);
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(out, want);
+        }
+    }
+
     #[test]
     fn rle_run_and_widths() {
         let mut out = Vec::new();
