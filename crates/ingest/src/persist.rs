@@ -38,8 +38,9 @@
 //!
 //! Other columns are nullable (null = the row has no value of that type).
 //! Compression is ZSTD level 1 ([`PARQUET_ZSTD_LEVEL`]; level 3 wrote files
-//! no smaller and took longer). `keen.id` is PLAIN-encoded (every value is
-//! unique, so a dictionary never pays); other columns use dictionaries. Key-value metadata:
+//! no smaller and took longer). `keen.id` and `keen.timestamp` are
+//! PLAIN-encoded (nearly every value is unique, so a dictionary never
+//! pays); other columns use dictionaries. Key-value metadata:
 //! `tally.format_version` = `"1"`, `tally.segment_id` (decimal) and
 //! `tally.columns`, a JSON array of `[column_id, path, type]`.
 //!
@@ -329,7 +330,13 @@ fn encode_parquet_with(
     let mut props = base
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(PARQUET_ZSTD_LEVEL)?))
         .set_dictionary_enabled(true)
+        // Nearly every value distinct: a dictionary would be built, then
+        // abandoned at its page size limit, at the cost of hashing each one.
         .set_column_dictionary_enabled(parquet::schema::types::ColumnPath::from("keen.id"), false)
+        .set_column_dictionary_enabled(
+            parquet::schema::types::ColumnPath::from("keen.timestamp"),
+            false,
+        )
         .set_key_value_metadata(Some(vec![
             KeyValue::new("tally.format_version".to_owned(), SEGMENT_FORMAT_VERSION.to_string()),
             KeyValue::new("tally.segment_id".to_owned(), seg.id().to_string()),
