@@ -4,9 +4,9 @@
 //!
 //! ```text
 //! raw JSON ──parse_event──▶ FlatBatch ──Collection::append──▶ WAL record (+ fsync) ──▶ Head
-//!   (event.rs, streaming       (flat.rs: one arena       (collection.rs, wal.rs)     (head.rs)
-//!    serde visitor: names,      per batch, dotted                                       │ seal at
-//!    limits, keen.*, types)     paths, typed values)                                    ▼ segment_rows
+//!   (event.rs, streaming       (flat.rs: one arena       (collection.rs, wal.rs;     (head.rs)
+//!    serde visitor: names,      per batch, dotted         the batch in binary,          │ seal at
+//!    limits, keen.*, types)     paths, typed values)      walpart.rs)                   ▼ segment_rows
 //!                                                        Segment: rows sorted by keen.timestamp,
 //!                                                        Arrow arrays, presence + value bitmaps,
 //!                                                        statistics (segment/) ──persist.rs──▶
@@ -26,6 +26,8 @@
 //!   rule of keen-semantics §1.3–1.6 with Keen's [`ErrorCode`]s.
 //! - [`Collection`]: the write path and durability of one collection, and
 //!   its deletes (events, a property, the whole collection).
+//! - [`encode_wal_part`]: a batch's events in the binary form WAL records
+//!   hold, for parallel parsers to make ahead of the append.
 //! - [`Schema`]: (path, type) ↔ [`ColumnId`]; one typed column per pair, so
 //!   a type conflict keeps both values.
 //! - [`Dictionary`]: one append-only dictionary per (collection, string or
