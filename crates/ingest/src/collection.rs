@@ -1252,7 +1252,6 @@ fn check_columns(
         let ty = match &p.value {
             FlatValue::Scalar(s) => s.value_type(),
             FlatValue::List(_) => ValueType::List,
-            FlatValue::Geo(_) => ValueType::Geo,
         };
         consider(batch.str(p.path), ty);
     }

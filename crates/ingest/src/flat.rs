@@ -49,15 +49,15 @@ impl FlatScalar {
     }
 }
 
-/// The value of one flattened property.
+/// The value of one flattened property. (`keen.location.coordinates` is
+/// not a property: it is [`FlatEvent::location`].) 16 bytes, so a
+/// [`FlatProp`] is 24: every stage after the parser walks these.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FlatValue {
     /// A primitive leaf.
     Scalar(FlatScalar),
     /// A list: a range of [`FlatBatch::list_elems`].
     List(Range<u32>),
-    /// `keen.location.coordinates`: `[longitude, latitude]`.
-    Geo([f64; 2]),
 }
 
 impl FlatValue {
@@ -66,7 +66,6 @@ impl FlatValue {
         match self {
             FlatValue::Scalar(s) => s.value_type(),
             FlatValue::List(_) => ValueType::List,
-            FlatValue::Geo(_) => ValueType::Geo,
         }
     }
 }

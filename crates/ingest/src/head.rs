@@ -383,7 +383,6 @@ impl Head {
                         Some(FlatValue::Scalar(FlatScalar::Datetime(ms))),
                     ) => out.push(*ms),
                     (HeadValues::Null, Some(FlatValue::Scalar(FlatScalar::Null))) => {}
-                    (HeadValues::Geo(out), Some(FlatValue::Geo(g))) => out.push(*g),
                     _ => unreachable!("the column type matches the value type by construction"),
                 }
             }

@@ -44,7 +44,6 @@
 //!   5 datetime  zigzag, UTC ms
 //!   6 null      -
 //!   7 list      varint n, then n values with tags 0–6
-//!   8 geo       f64 × 2
 //! ```
 //!
 //! Events of one collection mostly share their shape, so nearly every
@@ -62,7 +61,6 @@ const TAG_TRUE: u8 = 4;
 const TAG_DATETIME: u8 = 5;
 const TAG_NULL: u8 = 6;
 const TAG_LIST: u8 = 7;
-const TAG_GEO: u8 = 8;
 
 const HAS_TIMESTAMP: u8 = 1;
 const HAS_TOKEN: u8 = 2;
@@ -162,11 +160,6 @@ pub fn encode_wal_part(batch: &FlatBatch, events: &[usize], out: &mut Vec<u8>) {
                     for e in elems {
                         put_scalar(out, arena, e);
                     }
-                }
-                FlatValue::Geo([lon, lat]) => {
-                    out.push(TAG_GEO);
-                    out.extend_from_slice(&lon.to_le_bytes());
-                    out.extend_from_slice(&lat.to_le_bytes());
                 }
             }
         }
@@ -306,7 +299,7 @@ fn decode_into(bytes: &[u8], batch: &mut FlatBatch) -> Result<(usize, usize), De
                     let from = batch.list_elems.len();
                     for _ in 0..m {
                         let tag = r.u8()?;
-                        if tag == TAG_LIST || tag == TAG_GEO {
+                        if tag == TAG_LIST {
                             return Err("list element is not a scalar");
                         }
                         let s = scalar(&mut r, tag, batch)?;
@@ -318,7 +311,6 @@ fn decode_into(bytes: &[u8], batch: &mut FlatBatch) -> Result<(usize, usize), De
                             ..u32::try_from(to).map_err(|_| "too many list elements")?,
                     )
                 }
-                TAG_GEO => FlatValue::Geo([r.f64()?, r.f64()?]),
                 tag => FlatValue::Scalar(scalar(&mut r, tag, batch)?),
             };
             batch.props.push(FlatProp { path, value });
@@ -394,7 +386,6 @@ mod tests {
                                 let l: Vec<String> = b.list(r).iter().map(scalar).collect();
                                 format!("[{}]", l.join(","))
                             }
-                            FlatValue::Geo(g) => format!("geo{g:?}"),
                         };
                         format!("{}={v}", b.str(p.path))
                     })

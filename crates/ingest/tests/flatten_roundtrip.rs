@@ -94,7 +94,6 @@ fn flat_list(b: &FlatBatch, i: usize) -> Vec<(String, Value)> {
                 FlatValue::List(r) => {
                     Value::Array(b.list(r).iter().map(|s| scalar_json(b, s)).collect())
                 }
-                FlatValue::Geo(g) => panic!("geo outside keen.location: {g:?}"),
             };
             (b.str(p.path).to_string(), v)
         })
