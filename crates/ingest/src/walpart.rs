@@ -479,6 +479,85 @@ mod tests {
         assert_eq!(view(&back), view(&b));
     }
 
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let primitive = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|i| Value::Number(i.into())),
+            (-1e12f64..1e12).prop_map(|f| serde_json::json!(f)),
+            any::<String>().prop_map(Value::String),
+            "[a-z]{0,3}".prop_map(Value::String),
+            Just(Value::String("2024-06-12T14:35:20.5+02:00".into())),
+        ];
+        let leaf = prop_oneof![
+            4 => primitive.clone(),
+            1 => proptest::collection::vec(primitive, 0..4).prop_map(Value::Array),
+        ];
+        // Few distinct names, so paths repeat across events and positions.
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            proptest::collection::btree_map("[abc]", inner, 1..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        })
+    }
+
+    fn json_event() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let keen = (
+            proptest::option::of(0i64..4_000_000_000_000),
+            proptest::option::of("[a-z0-9]{1,8}"),
+            proptest::option::of((-180.0f64..180.0, -90.0f64..90.0)),
+        );
+        (proptest::collection::btree_map("[abcd]", json_value(), 0..6), keen).prop_map(
+            |(props, (ts, tok, loc))| {
+                let mut m: serde_json::Map<String, serde_json::Value> = props.into_iter().collect();
+                let mut k = serde_json::Map::new();
+                if let Some(ts) = ts {
+                    k.insert("timestamp".into(), crate::datetime::format_datetime(ts).into());
+                }
+                if let Some(tok) = tok {
+                    k.insert("uniqueness_token".into(), tok.into());
+                }
+                if let Some((lon, lat)) = loc {
+                    k.insert("location".into(), serde_json::json!({"coordinates": [lon, lat]}));
+                }
+                if !k.is_empty() {
+                    m.insert("keen".into(), serde_json::Value::Object(k));
+                }
+                serde_json::Value::Object(m).to_string()
+            },
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(
+            if std::env::var_os("TALLY_FULL").is_some_and(|v| v == "1") { 5_000 } else { 128 }
+        ))]
+        /// Any parsed events, all of them or any subset in any order, decode
+        /// to exactly what was encoded.
+        #[test]
+        fn any_events_round_trip(
+            events in proptest::collection::vec(json_event(), 1..12),
+            pick in proptest::collection::vec(0usize..64, 0..12),
+        ) {
+            let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+            let b = parsed(&refs);
+            let all: Vec<usize> = (0..b.len()).collect();
+            let subset: Vec<usize> = pick.iter().map(|&i| i % b.len()).collect();
+            for idx in [all, subset] {
+                let mut out = Vec::new();
+                encode_wal_part(&b, &idx, &mut out);
+                let mut back = FlatBatch::new();
+                let (len, n) = decode_wal_part(&out, &mut back).unwrap();
+                proptest::prop_assert_eq!((len, n), (out.len(), idx.len()));
+                let full = view(&b);
+                let want: Vec<String> = idx.iter().map(|&i| full[i].clone()).collect();
+                proptest::prop_assert_eq!(view(&back), want);
+            }
+        }
+    }
+
     #[test]
     fn damaged_parts_are_errors_and_append_nothing() {
         let b = parsed(&[r#"{"a":"x","l":[1,"y"]}"#, r#"{"a":"z","g":2.5}"#]);
