@@ -21,16 +21,6 @@ fn compat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/compat/v1")
 }
 
-fn sample_lines(n: usize) -> Vec<u8> {
-    let all = std::fs::read(compat_dir().join("../../events/sample.jsonl")).unwrap();
-    let mut out = Vec::new();
-    for l in all.split(|&b| b == b'\n').filter(|l| !l.is_empty()).take(n) {
-        out.extend_from_slice(l);
-        out.push(b'\n');
-    }
-    out
-}
-
 #[test]
 #[ignore = "writes the frozen v1 sample; run once with TALLY_MAKE_COMPAT=1"]
 fn make_compat_v1() {

@@ -21,16 +21,6 @@ fn compat_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/compat/wal-v3")
 }
 
-fn sample_lines(n: usize) -> Vec<u8> {
-    let all = std::fs::read(compat_dir().join("../../events/sample.jsonl")).unwrap();
-    let mut out = Vec::new();
-    for l in all.split(|&b| b == b'\n').filter(|l| !l.is_empty()).take(n) {
-        out.extend_from_slice(l);
-        out.push(b'\n');
-    }
-    out
-}
-
 /// The input of the sample, through every write path: NDJSON (parts
 /// encoded by the parsers), a Keen batch and single events (encoded by
 /// the collection), and a part of which one event is a duplicate (encoded

@@ -52,3 +52,17 @@ pub fn find_dir(dir: &Path, name: &str) -> Option<PathBuf> {
     }
     None
 }
+
+/// The first `n` lines of the testdata sample (`testdata/events/sample.jsonl`),
+/// each ending in a newline: the input the frozen data directories were
+/// written from.
+pub fn sample_lines(n: usize) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/events/sample.jsonl");
+    let all = std::fs::read(path).unwrap();
+    let mut out = Vec::new();
+    for l in all.split(|&b| b == b'\n').filter(|l| !l.is_empty()).take(n) {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    out
+}
