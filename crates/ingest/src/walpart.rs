@@ -264,13 +264,21 @@ pub(crate) fn decode_wal_part(
     r
 }
 
-fn decode_into(bytes: &[u8], batch: &mut FlatBatch) -> Result<(usize, usize), DecodeError> {
+/// A part's header: its body (after the `u32` length) with a reader
+/// placed after the two counts, and the event and property counts.
+fn part_header(bytes: &[u8]) -> Result<(Reader<'_>, usize, usize), DecodeError> {
     let len = bytes.get(..4).ok_or("truncated part length")?;
     let len = u32::from_le_bytes(len.try_into().expect("4 bytes")) as usize;
     let body = bytes.get(4..4 + len).ok_or("part longer than the payload")?;
     let mut r = Reader { b: body, pos: 0 };
     let events = r.len()?;
     let props = r.len()?;
+    Ok((r, events, props))
+}
+
+fn decode_into(bytes: &[u8], batch: &mut FlatBatch) -> Result<(usize, usize), DecodeError> {
+    let (mut r, events, props) = part_header(bytes)?;
+    let len = r.b.len();
     // Every event and property takes at least one byte: bound what to reserve.
     batch.events.reserve(events.min(len));
     batch.props.reserve(props.min(len));
@@ -342,7 +350,7 @@ fn decode_into(bytes: &[u8], batch: &mut FlatBatch) -> Result<(usize, usize), De
     if total != props {
         return Err("property count does not match the part header");
     }
-    if r.pos != body.len() {
+    if r.pos != len {
         return Err("trailing bytes in part");
     }
     if u32::try_from(batch.arena.len()).is_err() {
@@ -354,11 +362,8 @@ fn decode_into(bytes: &[u8], batch: &mut FlatBatch) -> Result<(usize, usize), De
 /// The number of events and properties a part declares, if its header
 /// reads (a cheap check that it was made for a given batch).
 pub(crate) fn part_counts(bytes: &[u8]) -> Option<(usize, usize, usize)> {
-    let len = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?) as usize;
-    let mut r = Reader { b: bytes.get(4..4 + len)?, pos: 0 };
-    let events = r.len().ok()?;
-    let props = r.len().ok()?;
-    Some((4 + len, events, props))
+    let (r, events, props) = part_header(bytes).ok()?;
+    Some((4 + r.b.len(), events, props))
 }
 
 #[cfg(test)]
