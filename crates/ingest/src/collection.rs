@@ -131,7 +131,7 @@ use crate::clock::Clock;
 use crate::dict::{DictFileState, Dictionary, Dicts};
 use crate::error::{IngestError, Result};
 use crate::event::EventParser;
-use crate::flat::{EventLimits, FlatBatch, FlatValue};
+use crate::flat::{EventLimits, FlatBatch};
 use crate::head::{uniqueness_token_seen, BatchPlan, Head};
 use crate::manifest::{DictFileEntry, Manifest, MANIFEST_FILE};
 use crate::persist::{read_segment, write_segment, SegmentFiles};
@@ -1249,11 +1249,7 @@ fn check_columns(
         }
     };
     for p in batch.props_of(i) {
-        let ty = match &p.value {
-            FlatValue::Scalar(s) => s.value_type(),
-            FlatValue::List(_) => ValueType::List,
-        };
-        consider(batch.str(p.path), ty);
+        consider(batch.str(p.path), p.value.value_type());
     }
     if ev.location.is_some() {
         consider(LOCATION_PATH, ValueType::Geo);
