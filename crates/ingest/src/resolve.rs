@@ -86,6 +86,35 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Leaves of the previous event tried past the expected one when matching
+/// a leaf's path (see [`prev_leaf`]).
+const LEAF_LOOKAHEAD: usize = 3;
+
+/// The index and column of the previous event's leaf (from `cursor`, at
+/// most [`LEAF_LOOKAHEAD`] past it) with path `path` and type `ty`. A path
+/// the parser shared with the previous event is the same [`StrRef`], so
+/// the lookahead compares references; only the expected leaf has its bytes
+/// compared when the references differ.
+fn prev_leaf(
+    prev: &[(StrRef, ValueType, ColumnId)],
+    cursor: usize,
+    path: StrRef,
+    ty: ValueType,
+    batch: &FlatBatch,
+) -> Option<(usize, ColumnId)> {
+    let window = prev.get(cursor..)?;
+    let window = &window[..window.len().min(1 + LEAF_LOOKAHEAD)];
+    if let Some(k) = window.iter().position(|&(pp, pty, _)| pp == path && pty == ty) {
+        return Some((cursor + k, window[k].2));
+    }
+    match window.first() {
+        Some(&(pp, pty, pcid)) if pty == ty && batch.str(pp) == batch.str(path) => {
+            Some((cursor, pcid))
+        }
+        _ => None,
+    }
+}
+
 /// A column's values are looked up at least this many times per batch
 /// before a low hit rate (under one in three) stops its lookups.
 const SAMPLE_LOOKUPS: u32 = 256;
@@ -197,8 +226,11 @@ impl Resolved {
         let location = schema.id(LOCATION_PATH, ValueType::Geo).unwrap_or(UNKNOWN);
         let token = schema.id(UNIQUENESS_TOKEN_PATH, ValueType::String).unwrap_or(UNKNOWN);
         // Events of one collection mostly share their shape: reuse the
-        // previous event's column of the same slot when path and type match
-        // (one comparison instead of a hash lookup).
+        // column of the previous event's leaf with the same path and type
+        // (one comparison instead of a hash lookup). Leaves are matched in
+        // order from a cursor with a short lookahead, like the parser's
+        // paths, so a property missing from one of the two events (an
+        // optional field) does not shift every later leaf off its match.
         let mut prev: Vec<(StrRef, ValueType, ColumnId)> = Vec::new();
         let mut cur: Vec<(StrRef, ValueType, ColumnId)> = Vec::new();
         let mut text = String::new();
@@ -220,18 +252,15 @@ impl Resolved {
             }
             r.starts.push(u32::try_from(r.cids.len()).unwrap_or(u32::MAX));
             cur.clear();
-            for (j, p) in batch.props_of(ev_i).iter().enumerate() {
+            let mut cursor = 0usize;
+            for p in batch.props_of(ev_i) {
                 let ty = p.value.value_type();
-                let path = batch.str(p.path);
-                let cid = match prev.get(j) {
-                    // A path shared with the previous event (see the parser) is the
-                    // same StrRef: no byte comparison.
-                    Some(&(pp, pty, pcid))
-                        if pty == ty && (pp == p.path || batch.str(pp) == path) =>
-                    {
+                let cid = match prev_leaf(&prev, cursor, p.path, ty, batch) {
+                    Some((k, pcid)) => {
+                        cursor = k + 1;
                         pcid
                     }
-                    _ => schema.id(path, ty).unwrap_or(UNKNOWN),
+                    None => schema.id(batch.str(p.path), ty).unwrap_or(UNKNOWN),
                 };
                 cur.push((p.path, ty, cid));
                 r.cids.push(cid);
@@ -290,5 +319,57 @@ impl Resolved {
         }
         r.starts.push(u32::try_from(r.cids.len()).unwrap_or(u32::MAX));
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dict::Dicts;
+    use crate::event::EventParser;
+
+    /// Every slot's column is the schema's column of its path and type,
+    /// whatever the events' shapes: properties missing from one event and
+    /// present in the next, reordered keys, a path that changes type, and
+    /// paths the schema does not know.
+    #[test]
+    fn every_slot_gets_its_paths_column() {
+        let mut schema = Schema::new();
+        for (path, ty) in [
+            ("a", ValueType::Num),
+            ("b", ValueType::String),
+            ("b", ValueType::Num),
+            ("c.d", ValueType::Bool),
+            ("e", ValueType::String),
+            ("f", ValueType::List),
+        ] {
+            schema.get_or_insert(path, ty).unwrap();
+        }
+        let events = [
+            r#"{"a":1,"b":"x","c":{"d":true},"e":"y","f":["p"]}"#,
+            r#"{"a":2,"c":{"d":false},"e":"y","f":["q"]}"#,
+            r#"{"a":3,"b":"z","c":{"d":true},"e":"w"}"#,
+            r#"{"a":4,"b":7,"c":{"d":true},"e":"w","f":[]}"#,
+            r#"{"e":"v","a":5,"b":"x","c":{"d":true}}"#,
+            r#"{"a":6,"unknown":1,"b":"x","g":"h","c":{"d":true},"e":"y"}"#,
+            r#"{"a":"now a string","b":"x","c":{"d":1},"e":"y"}"#,
+            r#"{"a":8,"b":"x","c":{"d":true},"e":"y","f":["p"]}"#,
+        ];
+        let mut batch = FlatBatch::new();
+        let mut parser = EventParser::new();
+        for (i, e) in events.iter().enumerate() {
+            parser.parse_at(e.as_bytes(), i, &mut batch, &Default::default()).unwrap();
+        }
+        let catalog =
+            Catalog { schema: Arc::new(schema.clone()), dicts: Dicts::new(), instance: 1 };
+        let r = Resolved::new(1, &catalog, &batch);
+        for ev in 0..batch.events.len() {
+            let props = batch.props_of(ev);
+            let (cids, _) = r.slots(ev, props.len()).expect("one slot per property");
+            for (p, &cid) in props.iter().zip(cids) {
+                let want = schema.id(batch.str(p.path), p.value.value_type()).unwrap_or(UNKNOWN);
+                assert_eq!(cid, want, "event {ev}, path {}", batch.str(p.path));
+            }
+        }
     }
 }
