@@ -1,13 +1,18 @@
 //! Bulk ingest: NDJSON streams and Keen batch documents.
 //!
-//! NDJSON is read in blocks of [`NDJSON_BLOCK_BYTES`]; each block's lines are
-//! parsed in parallel (rayon) straight into flattened batches while the
-//! previous block is being appended, one WAL record (and one fsync) per
-//! collection per block.
+//! NDJSON is read in blocks of [`NDJSON_BLOCK_BYTES`] as a three-stage
+//! pipeline: the calling thread reads and splits block i + 1 while the
+//! rayon pool parses block i straight into flattened batches (and encodes
+//! their WAL parts and resolves their ids), and an appender thread appends
+//! the blocks before, one WAL record (and one fsync) per collection per
+//! block. The appender's queue holds one parsed block, so neither a slow
+//! append nor a slow parse leaves the other stage idle.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::io::Read;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
@@ -313,40 +318,56 @@ fn infer_into(event: &[u8], from: &str) -> Option<Vec<u8>> {
 
 /// Parses one line into `batch`; returns its collection (sanitised when
 /// asked to). On error nothing is appended.
-fn parse_line(
+/// Parses one NDJSON line into `batch` and returns its collection's name
+/// (borrowed from the line or the options unless sanitised). The name is
+/// validated unless it equals `valid`, a name already accepted.
+fn parse_line<'l>(
     parser: &mut EventParser,
-    line: &[u8],
+    line: &'l [u8],
     batch: &mut FlatBatch,
-    opts: &NdjsonOptions,
+    opts: &'l NdjsonOptions,
     limits: &EventLimits,
-) -> std::result::Result<String, Error> {
-    let collection_name = |name: &str| {
+    valid: Option<&str>,
+) -> std::result::Result<Cow<'l, str>, Error> {
+    let collection_name = |name: Cow<'l, str>| {
         if opts.sanitize_collection_names {
-            sanitize_collection_name(name)
+            Cow::Owned(sanitize_collection_name(&name))
         } else {
-            name.to_string()
+            name
         }
     };
     let before = batch.mark();
-    let collection = match &opts.collection {
-        Some(c) => parser.parse_at(line, 0, batch, limits).map(|()| c.clone())?,
-        // One pass: the collection name and the event together.
-        None => parser
-            .parse_wrapped_at(line, 0, batch, limits)
-            .map(|name| collection_name(&name))
-            .map_err(|e| match serde_json::from_slice::<OneMember>(line) {
-                // A bad name outranks a bad event (a bad line outranks both).
-                Ok(OneMember(name)) => {
-                    validate_collection_name(&collection_name(&name)).err().unwrap_or(e)
-                }
-                Err(_) => e,
-            })?,
-    };
-    if let Err(e) = validate_collection_name(&collection) {
-        batch.truncate(before);
-        return Err(e.into());
+    let collection =
+        match &opts.collection {
+            // Validated once, before the first line.
+            Some(c) => {
+                return Ok(parser.parse_at(line, 0, batch, limits).map(|()| c.as_str().into())?)
+            }
+            // One pass: the collection name and the event together.
+            None => parser.parse_wrapped_at(line, 0, batch, limits).map(collection_name).map_err(
+                |e| match serde_json::from_slice::<OneMember>(line) {
+                    // A bad name outranks a bad event (a bad line outranks both).
+                    Ok(OneMember(name)) => {
+                        validate_collection_name(&collection_name(name.into())).err().unwrap_or(e)
+                    }
+                    Err(_) => e,
+                },
+            )?,
+        };
+    if valid != Some(&*collection) {
+        if let Err(e) = validate_collection_name(&collection) {
+            batch.truncate(before);
+            return Err(e.into());
+        }
     }
     Ok(collection)
+}
+
+/// The group's batch, and its collection name when the group holds
+/// events: it was validated then, so lines naming it skip the check.
+fn batch_and_valid_name(g: &mut Group) -> (&mut FlatBatch, Option<&str>) {
+    let valid = (!g.lines.is_empty()).then_some(g.collection.as_str());
+    (&mut g.batch, valid)
 }
 
 /// The group of `collection` in `groups`, added if new.
@@ -363,7 +384,8 @@ fn group_of(groups: &mut Vec<Group>, collection: &str) -> usize {
 impl Project {
     fn parse_lines(
         &self,
-        lines: &[(u64, &[u8])],
+        block: &[u8],
+        lines: &[(u64, Range<usize>)],
         opts: &NdjsonOptions,
         autofill: Option<&Map<String, serde_json::Value>>,
         limits: &EventLimits,
@@ -373,30 +395,34 @@ impl Project {
         let mut spare = FlatBatch::new();
         let empty = spare.mark();
         let mut last = usize::MAX;
-        for (n, &(line_no, line)) in lines.iter().enumerate() {
+        for (n, (line_no, range)) in lines.iter().enumerate() {
+            let (line_no, line) = (*line_no, &block[range.clone()]);
             // The collection's batch, picked before parsing when the name is
             // plain (else found by a first parse into a spare batch).
-            let guess = match &opts.collection {
-                Some(c) => Some(c.clone()),
+            let guess: Option<Cow<'_, str>> = match &opts.collection {
+                Some(c) => Some(c.as_str().into()),
                 None => peek_member(line).map(|name| {
                     if opts.sanitize_collection_names {
-                        sanitize_collection_name(name)
+                        sanitize_collection_name(name).into()
                     } else {
-                        name.to_string()
+                        name.into()
                     }
                 }),
             };
             let mut gi = match &guess {
-                Some(c) if p.groups.get(last).is_some_and(|g| &g.collection == c) => Some(last),
+                Some(c) if p.groups.get(last).is_some_and(|g| g.collection == *c) => Some(last),
                 Some(c) => Some(group_of(&mut p.groups, c)),
                 None => None,
             };
             let mut before = gi.map(|g| p.groups[g].batch.mark());
             let parsed = match gi {
-                Some(g) => parse_line(&mut parser, line, &mut p.groups[g].batch, opts, limits),
+                Some(g) => {
+                    let (batch, valid) = batch_and_valid_name(&mut p.groups[g]);
+                    parse_line(&mut parser, line, batch, opts, limits, valid)
+                }
                 None => {
                     spare.truncate(empty);
-                    parse_line(&mut parser, line, &mut spare, opts, limits)
+                    parse_line(&mut parser, line, &mut spare, opts, limits, None)
                 }
             };
             let collection = match parsed {
@@ -417,10 +443,9 @@ impl Project {
                 Some(g) => g,
                 None => {
                     let g = group_of(&mut p.groups, &collection);
-                    before = Some(p.groups[g].batch.mark());
-                    if let Err(e) =
-                        parse_line(&mut parser, line, &mut p.groups[g].batch, opts, limits)
-                    {
+                    let (batch, valid) = batch_and_valid_name(&mut p.groups[g]);
+                    before = Some(batch.mark());
+                    if let Err(e) = parse_line(&mut parser, line, batch, opts, limits, valid) {
                         p.errors.push((line_no, e));
                         continue;
                     }
@@ -451,7 +476,7 @@ impl Project {
                 }
             }
             if group.lines.is_empty() {
-                let rest = lines[n..].iter().map(|(_, l)| l.len()).sum();
+                let rest = lines[n..].iter().map(|(_, r)| r.len()).sum();
                 reserve_like_first(group, line.len(), rest);
             }
             group.idx.push(group.batch.len() - 1);
@@ -472,6 +497,35 @@ impl Project {
         }
         p
     }
+}
+
+/// Line numbers and byte ranges of a block's lines (see [`split_lines`]).
+type Lines = Vec<(u64, Range<usize>)>;
+
+/// The non-blank lines of `block` (without `\n` or `\r\n`) as byte ranges,
+/// numbered on from `line_no`.
+fn split_lines(block: &[u8], line_no: &mut u64) -> Lines {
+    let mut lines = Vec::new();
+    if block.is_empty() {
+        return lines;
+    }
+    let body = block.strip_suffix(b"\n").unwrap_or(block);
+    // memchr finds line ends with SIMD; a byte-by-byte split was a serial
+    // scan of the whole input.
+    let mut start = 0usize;
+    for end in memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len())) {
+        let mut l = start..end;
+        start = end + 1;
+        *line_no += 1;
+        if body[..l.end].ends_with(b"\r") && l.end > l.start {
+            l.end -= 1;
+        }
+        if body[l.clone()].iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        lines.push((*line_no, l));
+    }
+    lines
 }
 
 /// Reserves room for `rest` more bytes of input shaped like the group's
@@ -627,80 +681,91 @@ impl Project {
             validate_collection_name(c)?;
         }
         let limits = self.limits().clone();
-        let mut summary = IngestSummary::default();
         let mut input =
             BlockReader { reader, block: NDJSON_BLOCK_BYTES, carry: Vec::new(), eof: false };
+        // Three stages at once, each on its own thread: this thread reads
+        // block i + 1 while the rayon pool parses block i and the appender
+        // appends the blocks before (one WAL record and fsync per collection
+        // per block). The appender's queue holds one parsed block, so a
+        // slow append (an fsync, a big collection) does not leave the
+        // parsers idle, nor a slow parse the appender; at most three parsed
+        // blocks are in memory.
+        let (to_appender, parsed_blocks) = std::sync::mpsc::sync_channel::<Vec<Parsed>>(1);
+        let (fed, appended) = std::thread::scope(|s| {
+            let appender = s.spawn(move || -> Result<IngestSummary> {
+                let mut summary = IngestSummary::default();
+                for parsed in parsed_blocks {
+                    let mut block = IngestSummary::default();
+                    self.append_parsed(parsed, &mut block)?;
+                    merge_summary(&mut summary, block);
+                }
+                Ok(summary)
+            });
+            let fed = self.feed_ndjson(&mut input, opts, autofill, &limits, &to_appender, progress);
+            // The appender ends once the queue is closed and drained (or at
+            // its first error, which also ends the feeding: `send` fails).
+            drop(to_appender);
+            let appended = appender.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (fed, appended)
+        });
+        // An append error is the cause of a feeding stop; report it first.
+        let summary = appended?;
+        fed?;
+        Ok(summary)
+    }
+
+    /// Reads, splits and parses the blocks of `input`, handing each parsed
+    /// block to the appender (see [`Project::ingest_ndjson_with`]); stops
+    /// early when the appender has stopped.
+    fn feed_ndjson<R: Read>(
+        &self,
+        input: &mut BlockReader<R>,
+        opts: &NdjsonOptions,
+        autofill: Option<&Map<String, serde_json::Value>>,
+        limits: &EventLimits,
+        to_appender: &std::sync::mpsc::SyncSender<Vec<Parsed>>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<()> {
         let mut line_no: u64 = 0;
         let mut consumed: u64 = 0;
-        let mut pending: Option<Vec<Parsed>> = None;
         // Two buffers: one block is parsed while the next is read into the
         // other (reading, and the page faults of a fresh buffer, used to
         // stall both cores between blocks).
         let mut spare: Vec<u8> = Vec::new();
-        let mut next = input.read_block(Vec::new());
+        let mut read = |buf: Vec<u8>| -> Result<Option<(Vec<u8>, Lines)>> {
+            let Some(block) = input.read_block(buf)? else { return Ok(None) };
+            let lines = split_lines(&block, &mut line_no);
+            Ok(Some((block, lines)))
+        };
+        let mut next = read(Vec::new());
         loop {
-            let Some(block) = next? else { break };
+            let Some((block, lines)) = next? else { break };
             consumed += block.len() as u64;
-            let mut lines: Vec<(u64, &[u8])> = Vec::new();
-            let body = block.strip_suffix(b"\n").unwrap_or(&block);
-            // memchr finds line ends with SIMD; a byte-by-byte split was a
-            // serial scan of the whole input.
-            let mut start = 0usize;
-            let ends = memchr::memchr_iter(b'\n', body).chain(std::iter::once(body.len()));
-            for end in ends {
-                if block.is_empty() {
-                    break;
-                }
-                let l = &body[start..end];
-                start = end + 1;
-                line_no += 1;
-                let l = l.strip_suffix(b"\r").unwrap_or(l);
-                if l.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
-                }
-                lines.push((line_no, l));
-            }
             let parts = (rayon::current_num_threads() * 4).max(1);
             let per = lines.len().div_ceil(parts).max(1);
-            let prev = pending.take();
-            let limits = &limits;
-            let lines = &lines;
+            let (lines, body) = (&lines, &block[..]);
             let buf = std::mem::take(&mut spare);
-            // Three things at once: the previous block is appended on its
-            // own thread (it blocks in fsync without holding a rayon worker),
-            // this block is parsed by the rayon pool, and this thread reads
-            // the next block.
-            let (appended, parsed, read) = std::thread::scope(|s| {
-                let appender = s.spawn(move || match prev {
-                    Some(p) => {
-                        let mut s = IngestSummary::default();
-                        self.append_parsed(p, &mut s).map(|_| s)
-                    }
-                    None => Ok(IngestSummary::default()),
-                });
+            // The rayon pool parses this block while this thread reads and
+            // splits the next one.
+            let (parsed, read_next) = std::thread::scope(|s| {
                 let parser = s.spawn(move || {
                     lines
                         .par_chunks(per)
-                        .map(|chunk| self.parse_lines(chunk, opts, autofill, limits))
+                        .map(|chunk| self.parse_lines(body, chunk, opts, autofill, limits))
                         .collect::<Vec<Parsed>>()
                 });
-                let read = input.read_block(buf);
-                let appended = appender.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                let read_next = read(buf);
                 let parsed = parser.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (appended, parsed, read)
+                (parsed, read_next)
             });
-            merge_summary(&mut summary, appended?);
-            pending = Some(parsed);
+            if to_appender.send(parsed).is_err() {
+                return Ok(()); // the appender stopped at an error: it reports it
+            }
             progress(consumed);
             spare = block;
-            next = read;
+            next = read_next;
         }
-        if let Some(p) = pending.take() {
-            let mut s = IngestSummary::default();
-            self.append_parsed(p, &mut s)?;
-            merge_summary(&mut summary, s);
-        }
-        Ok(summary)
+        Ok(())
     }
 
     /// Records a Keen batch document (keen-semantics §1.2):
