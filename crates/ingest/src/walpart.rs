@@ -66,7 +66,7 @@ const HAS_TIMESTAMP: u8 = 1;
 const HAS_TOKEN: u8 = 2;
 const HAS_LOCATION: u8 = 4;
 
-/// Previous-event paths tried past the one at the same position.
+/// Previous-event paths tried past the one after the last match.
 const PATH_LOOKAHEAD: usize = 4;
 
 fn put_varint(out: &mut Vec<u8>, mut v: u64) {
@@ -140,11 +140,19 @@ pub fn encode_wal_part(batch: &FlatBatch, events: &[usize], out: &mut Vec<u8>) {
         }
         let props = batch.props_of(i);
         put_varint(out, props.len() as u64);
-        for (j, p) in props.iter().enumerate() {
+        // Paths are matched in order from a cursor (after the last match),
+        // so a property missing from or added to one of the two events
+        // does not shift the later ones off their references.
+        let mut cursor = 0usize;
+        for p in props {
             let same = |q: &FlatProp| {
                 q.path == p.path || (q.path.len == p.path.len && text(q.path) == text(p.path))
             };
-            let path_ref = (j..prev.len().min(j + 1 + PATH_LOOKAHEAD)).find(|&k| same(&prev[k]));
+            let window = cursor..prev.len().min(cursor + 1 + PATH_LOOKAHEAD);
+            let path_ref = window.into_iter().find(|&k| same(&prev[k]));
+            if let Some(k) = path_ref {
+                cursor = k + 1;
+            }
             match (path_ref.map(|k| k + 1), &p.value) {
                 // The common case in one append: a one-byte path reference,
                 // the tag and a one-byte length, then the string's bytes
@@ -432,6 +440,29 @@ mod tests {
         let second =
             [&[1u8, TAG_STR, 128, 1][..], b.as_bytes(), &[2, TAG_STR, 127], a.as_bytes()].concat();
         assert!(out.ends_with(&second), "event 2 refers to event 1's paths");
+    }
+
+    /// A property added to the front of an event does not cost the later
+    /// ones their references: each path's bytes are written once.
+    #[test]
+    fn an_added_property_keeps_later_paths_referenced() {
+        let batch = parsed(&[
+            r#"{"alpha_path":1,"beta_path":"x","gamma_path":true}"#,
+            r#"{"extra_path":0,"alpha_path":2,"beta_path":"y","gamma_path":false}"#,
+            r#"{"alpha_path":3,"gamma_path":true}"#,
+            r#"{"alpha_path":4,"beta_path":"z","gamma_path":true}"#,
+        ]);
+        let mut out = Vec::new();
+        encode_wal_part(&batch, &[0, 1, 2, 3], &mut out);
+        let mut back = FlatBatch::new();
+        decode_wal_part(&out, &mut back).unwrap();
+        assert_eq!(view(&back), view(&batch));
+        let count = |needle: &[u8]| out.windows(needle.len()).filter(|w| *w == needle).count();
+        assert_eq!(count(b"alpha_path"), 1);
+        assert_eq!(count(b"gamma_path"), 1);
+        assert_eq!(count(b"extra_path"), 1);
+        // beta_path comes back after an event without it: written again.
+        assert_eq!(count(b"beta_path"), 2);
     }
 
     #[test]
