@@ -368,20 +368,30 @@ fn write_seal(
     prev: &[DictFileEntry],
     lens: &[(ColumnId, u64)],
 ) -> Result<SealOutput> {
-    let segment = build_segment(head, 0..head.len(), schema, dicts, seg_id);
-    let files = write_segment(storage, dir, &segment, schema, dicts)?;
-    let mut dictionaries = Vec::with_capacity(lens.len());
-    for &(column, len) in lens {
-        let Some(dict) = dicts.get(column) else { continue };
-        let state = prev
-            .iter()
-            .find(|d| d.column == column)
-            .map(|d| d.state)
-            .unwrap_or(DictFileState::default());
-        let file = dict_name(column);
-        let state = dict.append_prefix_to_file(storage, &dir.join(&file), state, len)?;
-        dictionaries.push(DictFileEntry { column, file, state });
-    }
+    // The dictionary files do not depend on the segment: they are written
+    // while it is built and encoded (which leave a core idle at the end of
+    // each parallel step).
+    let (built, dictionaries) = std::thread::scope(|s| {
+        let dictionaries = s.spawn(|| -> Result<Vec<DictFileEntry>> {
+            let mut dictionaries = Vec::with_capacity(lens.len());
+            for &(column, len) in lens {
+                let Some(dict) = dicts.get(column) else { continue };
+                let state = prev
+                    .iter()
+                    .find(|d| d.column == column)
+                    .map(|d| d.state)
+                    .unwrap_or(DictFileState::default());
+                let file = dict_name(column);
+                let state = dict.append_prefix_to_file(storage, &dir.join(&file), state, len)?;
+                dictionaries.push(DictFileEntry { column, file, state });
+            }
+            Ok(dictionaries)
+        });
+        let segment = build_segment(head, 0..head.len(), schema, dicts, seg_id);
+        let built = write_segment(storage, dir, &segment, schema, dicts).map(|f| (segment, f));
+        (built, dictionaries.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let ((segment, files), dictionaries) = (built?, dictionaries?);
     storage.sync_dir(dir).map_err(|e| IngestError::io(dir, e))?;
     Ok(SealOutput { segment, files, dictionaries })
 }

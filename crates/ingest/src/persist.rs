@@ -231,10 +231,18 @@ pub fn write_segment(
     dicts: &Dicts,
 ) -> Result<SegmentFiles> {
     let pq_name = parquet_file_name(seg.id());
-    let pq = encode_parquet(seg, schema, dicts)
-        .map_err(|source| IngestError::Parquet { file: dir.join(&pq_name), source })?;
-    let parquet = write_file(storage, dir, pq_name, &pq)?;
-    let index = write_file(storage, dir, index_file_name(seg.id()), &encode_sidecar(seg))?;
+    // The sidecar is encoded and written beside the Parquet file: the
+    // Parquet encoder's last, largest columns would otherwise leave a core
+    // idle, and each file's write copies into the page cache.
+    let (parquet, index) = std::thread::scope(|s| {
+        let index =
+            s.spawn(|| write_file(storage, dir, index_file_name(seg.id()), &encode_sidecar(seg)));
+        let parquet = encode_parquet(seg, schema, dicts)
+            .map_err(|source| IngestError::Parquet { file: dir.join(&pq_name), source })
+            .and_then(|pq| write_file(storage, dir, pq_name, &pq));
+        (parquet, index.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let (parquet, index) = (parquet?, index?);
     let deletes = if seg.deleted().is_empty() {
         None
     } else {
