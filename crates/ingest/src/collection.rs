@@ -884,6 +884,7 @@ impl Collection {
         let written = {
             let pieces = encode_wal_payload(&mut payload, parts, &accepted_parts, now);
             let Writer { wal, unsynced_bytes, head, schema, dicts, .. } = &mut *w;
+            head.set_row_hint(self.inner.opts.segment_rows);
             let apply = |head: &mut Head, schema: &mut Schema, dicts: &mut Dicts| {
                 for (((part, accepted), plan), &res) in
                     parts.iter().zip(&accepted_parts).zip(plans).zip(&resolved)

@@ -73,6 +73,19 @@ impl HeadValues {
         }
     }
 
+    /// [`make_room`] for one more value (lists: one more offset).
+    fn make_room(&mut self, entries: usize, rows: usize, hint: usize) {
+        match self {
+            HeadValues::Str(v) => make_room(v, entries, rows, hint),
+            HeadValues::Num(v) => make_room(v, entries, rows, hint),
+            HeadValues::Bool(v) => make_room(v, entries, rows, hint),
+            HeadValues::Datetime(v) => make_room(v, entries, rows, hint),
+            HeadValues::List { offsets, .. } => make_room(offsets, entries + 1, rows, hint),
+            HeadValues::Null => {}
+            HeadValues::Geo(v) => make_room(v, entries, rows, hint),
+        }
+    }
+
     fn memory_bytes(&self) -> usize {
         match self {
             HeadValues::Str(v) => v.capacity() * 4,
@@ -123,7 +136,7 @@ impl HeadColumn {
 }
 
 /// The mutable rows of one collection (see the module docs).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Head {
     /// `keen.timestamp` per row (UTC ms).
     pub timestamps: Vec<i64>,
@@ -132,12 +145,58 @@ pub struct Head {
     /// `keen.id` per row.
     pub ids: Vec<EventId>,
     columns: Vec<Option<HeadColumn>>,
+    /// Rows the head is expected to reach (its collection's segment size;
+    /// 0 = unknown): see [`Head::set_row_hint`].
+    row_hint: usize,
+}
+
+impl PartialEq for Head {
+    /// Equal rows and columns (the row hint is tuning, not content).
+    fn eq(&self, other: &Self) -> bool {
+        self.timestamps == other.timestamps
+            && self.created_at == other.created_at
+            && self.ids == other.ids
+            && self.columns == other.columns
+    }
+}
+
+/// Vectors of at least this many entries grow to their expected final
+/// size at once (see [`Head::set_row_hint`]) rather than by doubling.
+const HINTED_GROWTH_MIN: usize = 1 << 16;
+
+/// Makes room for one more entry in `v`, a vector of a column that had
+/// `entries` values in the head's first `rows` rows: once it is large, to
+/// the size its density so far gives it at `hint` rows (an eighth more, at
+/// most 8× its length), else as `Vec::push` would.
+#[inline]
+fn make_room<T>(v: &mut Vec<T>, entries: usize, rows: usize, hint: usize) {
+    if v.len() < v.capacity() {
+        return;
+    }
+    let len = v.len();
+    if len < HINTED_GROWTH_MIN || hint <= rows {
+        v.reserve(1);
+        return;
+    }
+    let expected = entries as u128 * hint as u128 / rows.max(1) as u128;
+    let padded = usize::try_from(expected + expected / 8).unwrap_or(usize::MAX);
+    let target = padded.clamp(len.saturating_mul(2), len.saturating_mul(8));
+    v.reserve_exact(target - len);
 }
 
 impl Head {
     /// An empty head.
     pub fn new() -> Self {
         Head::default()
+    }
+
+    /// Tells the head how many rows it is expected to reach (the segment
+    /// size it is sealed at). Large columns then grow once to their
+    /// expected size instead of doubling: each doubling copied the column
+    /// into fresh pages. Only capacity changes; memory is touched as rows
+    /// arrive.
+    pub fn set_row_hint(&mut self, rows: usize) {
+        self.row_hint = rows;
     }
 
     /// Number of rows.
@@ -309,6 +368,7 @@ impl Head {
             self.columns.resize_with(schema.len(), || None);
         }
 
+        let hint = self.row_hint;
         // 3. Row by row, push every value.
         for (k, &(ev_i, created_at, id)) in rows.iter().enumerate() {
             let row = row0 + k as u32;
@@ -329,7 +389,10 @@ impl Head {
                 if col.rows.last() == Some(&row) {
                     col.pop(); // a path written twice in one event: last wins
                 }
+                let (entries, seen) = (col.rows.len(), row as usize + 1);
+                make_room(&mut col.rows, entries, seen, hint);
                 col.rows.push(row);
+                col.values.make_room(entries, seen, hint);
                 let value = if j < props.len() { Some(&props[j].value) } else { None };
                 match (&mut col.values, value) {
                     (HeadValues::Str(out), Some(FlatValue::Scalar(FlatScalar::Str(r)))) => {
@@ -387,6 +450,10 @@ impl Head {
                 }
             }
             at += n;
+            let seen = row as usize + 1;
+            make_room(&mut self.created_at, seen - 1, seen, hint);
+            make_room(&mut self.ids, seen - 1, seen, hint);
+            make_room(&mut self.timestamps, seen - 1, seen, hint);
             schema.touch(TIMESTAMP_COLUMN, ordinal);
             schema.touch(CREATED_AT_COLUMN, ordinal);
             schema.touch(ID_COLUMN, ordinal);
@@ -506,6 +573,39 @@ impl BatchPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A large vector grows once to its density's share of the hinted
+    /// rows (an eighth more), within 2× and 8× its length; a small one, or
+    /// one without a usable hint, grows as `push` would.
+    #[test]
+    fn make_room_grows_large_vectors_to_their_expected_size() {
+        let n = HINTED_GROWTH_MIN;
+        let full = || {
+            let mut v: Vec<u32> = vec![0; n];
+            v.shrink_to_fit();
+            assert_eq!(v.capacity(), n);
+            v
+        };
+        // Dense: n entries in n rows, 4n rows expected.
+        let mut v = full();
+        make_room(&mut v, n, n, 4 * n);
+        assert_eq!(v.capacity(), 4 * n + n / 2);
+        // Half dense: 2n expected entries, but at least doubled.
+        let mut v = full();
+        make_room(&mut v, n, 2 * n, 3 * n);
+        assert_eq!(v.capacity(), 2 * n);
+        // A hint far away is capped at 8×.
+        let mut v = full();
+        make_room(&mut v, n, n, usize::MAX);
+        assert_eq!(v.capacity(), 8 * n);
+        // No hint (or past it): ordinary growth; room left: nothing.
+        let mut v = full();
+        make_room(&mut v, n, n, 0);
+        assert!(v.capacity() > n && v.capacity() <= 2 * n);
+        let mut v: Vec<u32> = Vec::with_capacity(10);
+        make_room(&mut v, 0, 0, 1 << 20);
+        assert_eq!(v.capacity(), 10);
+    }
     use crate::error::{IngestError, Limit};
     use crate::flat::{FlatEvent, FlatProp};
 
