@@ -256,7 +256,8 @@ pub(crate) fn finish_column(
 pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
     match data {
         ColumnData::Str(a) => {
-            let rows = present_rows(a.len(), a.nulls());
+            let valid = ValidRows::of(a.len(), a.nulls());
+            let rows = valid.iter();
             let vals = a.values_u32();
             let vals = &vals[..];
             let max = rows.clone().map(|r| vals[r as usize]).max().unwrap_or(0);
@@ -271,8 +272,8 @@ pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
         }
         ColumnData::Bool(a) => {
             let vals = a.values();
-            let pairs =
-                present_rows(a.len(), a.nulls()).map(|r| (r, vals.value(r as usize) as u32));
+            let valid = ValidRows::of(a.len(), a.nulls());
+            let pairs = valid.iter().map(|r| (r, vals.value(r as usize) as u32));
             Some(ValueIndex::from_row_values(pairs, 1))
         }
         ColumnData::List(a) => {
@@ -283,7 +284,8 @@ pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
                 .expect("list elements are u32 ids");
             let values = values.values();
             let offs = a.value_offsets();
-            let pairs = present_rows(a.len(), a.nulls()).flat_map(move |row| {
+            let valid = ValidRows::of(a.len(), a.nulls());
+            let pairs = valid.iter().flat_map(move |row| {
                 let r = row as usize;
                 values[offs[r] as usize..offs[r + 1] as usize].iter().map(move |&v| (row, v))
             });
@@ -300,7 +302,43 @@ pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
     }
 }
 
-/// The valid rows of an array of `len` rows with validity `nulls`, ascending.
-fn present_rows(len: usize, nulls: Option<&NullBuffer>) -> impl Iterator<Item = u32> + Clone + '_ {
-    (0..len as u32).filter(move |&r| nulls.is_none_or(|n| n.is_valid(r as usize)))
+/// The valid rows of an array, found once: every row when it has no
+/// nulls, else the set bits of its validity, read a word at a time (a
+/// per-row bit test in each of the index build's passes was a third of it).
+enum ValidRows {
+    All(u32),
+    Listed(Vec<u32>),
+}
+
+impl ValidRows {
+    fn of(len: usize, nulls: Option<&NullBuffer>) -> ValidRows {
+        match nulls {
+            None => ValidRows::All(len as u32),
+            Some(n) => ValidRows::Listed(n.inner().set_indices_u32().collect()),
+        }
+    }
+
+    /// The rows, ascending (cheap to clone: each pass walks a copy).
+    fn iter(&self) -> ValidIter<'_> {
+        match self {
+            ValidRows::All(n) => ValidIter { all: 0..*n, listed: [].iter() },
+            ValidRows::Listed(rows) => ValidIter { all: 0..0, listed: rows.iter() },
+        }
+    }
+}
+
+/// An iterator over [`ValidRows`].
+#[derive(Clone)]
+struct ValidIter<'a> {
+    all: std::ops::Range<u32>,
+    listed: std::slice::Iter<'a, u32>,
+}
+
+impl Iterator for ValidIter<'_> {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        self.all.next().or_else(|| self.listed.next().copied())
+    }
 }

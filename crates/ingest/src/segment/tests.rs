@@ -111,7 +111,21 @@ proptest! {
     fn bitmap_index_equals_row_scan(
         vals in proptest::collection::vec(proptest::option::of(0u32..300), 0..600),
         lists in proptest::collection::vec(proptest::option::of(proptest::collection::vec(0u32..20, 0..5)), 0..300),
+        bools in proptest::collection::vec(proptest::option::of(proptest::bool::ANY), 0..300),
     ) {
+        let ba = arrow_array::BooleanArray::from(bools.clone());
+        let bidx = builder::index_of(&ColumnData::Bool(ba)).unwrap();
+        for (v, b) in [(0u32, false), (1, true)] {
+            let want: RoaringBitmap = bools
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| **x == Some(b))
+                .map(|(r, _)| r as u32)
+                .collect();
+            prop_assert_eq!(bidx.cardinality(v), want.len());
+            prop_assert_eq!(bidx.bitmap(v), want);
+        }
+
         let a = UInt32Array::from(vals.clone());
         let data = ColumnData::Str(a.clone().into());
         let idx = builder::index_of(&data).unwrap();
