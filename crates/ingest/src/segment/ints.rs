@@ -54,6 +54,72 @@ impl Ints {
         Ints { base: lo, repr }
     }
 
+    /// The number of distinct values among the valid rows, and their
+    /// minimum and maximum. Narrow offsets (`u8`, `u16`) are counted in a
+    /// bitset of their range; wider ones are sorted.
+    pub(crate) fn distinct_min_max(&self) -> (u64, Option<i64>, Option<i64>) {
+        let rows: Option<Vec<u32>> = self
+            .nulls()
+            .filter(|n| n.null_count() > 0)
+            .map(|n| n.inner().set_indices_u32().collect());
+        /// The valid entries of `vals`.
+        fn valid<T: Copy>(vals: &[T], rows: &Option<Vec<u32>>) -> Vec<T> {
+            match rows {
+                None => vals.to_vec(),
+                Some(rows) => rows.iter().map(|&r| vals[r as usize]).collect(),
+            }
+        }
+        /// Distinct, min and max of offsets below `span`, by a bitset.
+        fn by_bitset(
+            offsets: impl Iterator<Item = usize>,
+            span: usize,
+        ) -> (u64, Option<usize>, Option<usize>) {
+            let mut seen = vec![0u64; span.div_ceil(64)];
+            for v in offsets {
+                seen[v >> 6] |= 1 << (v & 63);
+            }
+            let distinct = seen.iter().map(|w| u64::from(w.count_ones())).sum();
+            let min = seen
+                .iter()
+                .position(|&w| w != 0)
+                .map(|i| i * 64 + seen[i].trailing_zeros() as usize);
+            let max = seen
+                .iter()
+                .rposition(|&w| w != 0)
+                .map(|i| i * 64 + 63 - seen[i].leading_zeros() as usize);
+            (distinct, min, max)
+        }
+        fn sorted<T: Ord + Copy>(mut v: Vec<T>) -> (u64, Option<T>, Option<T>) {
+            v.sort_unstable();
+            let distinct = if v.is_empty() {
+                0
+            } else {
+                1 + v.windows(2).filter(|w| w[0] != w[1]).count() as u64
+            };
+            (distinct, v.first().copied(), v.last().copied())
+        }
+        let base = self.base;
+        let at = |o: usize| base.wrapping_add(o as i64);
+        match &self.repr {
+            Repr::U8(a) => {
+                let vals = valid(a.values(), &rows);
+                let (d, lo, hi) = by_bitset(vals.iter().map(|&v| usize::from(v)), 1 << 8);
+                (d, lo.map(at), hi.map(at))
+            }
+            Repr::U16(a) => {
+                let vals = valid(a.values(), &rows);
+                let (d, lo, hi) = by_bitset(vals.iter().map(|&v| usize::from(v)), 1 << 16);
+                (d, lo.map(at), hi.map(at))
+            }
+            Repr::U32(a) => {
+                let (d, lo, hi) = sorted(valid(a.values(), &rows));
+                let at = |o: u32| base.wrapping_add(i64::from(o));
+                (d, lo.map(at), hi.map(at))
+            }
+            Repr::I64(a) => sorted(valid(a.values(), &rows)),
+        }
+    }
+
     /// The frame of reference: every value is `base()` plus its offset.
     pub fn base(&self) -> i64 {
         self.base
@@ -147,5 +213,31 @@ mod tests {
         assert!(matches!(Ints::new(vec![10, 200], None).repr, Repr::U8(_)));
         assert!(matches!(Ints::new(vec![0, 70_000], None).repr, Repr::U32(_)));
         assert!(matches!(Ints::new(vec![i64::MIN, i64::MAX], None).repr, Repr::I64(_)));
+    }
+
+    proptest::proptest! {
+        /// Distinct count, minimum and maximum equal a set of the valid
+        /// values, for every width (the range picks it) and null pattern.
+        #[test]
+        fn distinct_min_max_equals_a_set(
+            base in proptest::prelude::any::<i64>(),
+            span in proptest::sample::select(vec![1i64, 200, 60_000, 3_000_000_000, i64::MAX]),
+            cells in proptest::collection::vec(
+                (proptest::prelude::any::<u64>(), proptest::prelude::any::<bool>()),
+                0..300,
+            ),
+        ) {
+            let values: Vec<i64> = cells
+                .iter()
+                .map(|&(x, _)| base.saturating_add((x % span.unsigned_abs().max(1)) as i64))
+                .collect();
+            let valid: Vec<bool> = cells.iter().map(|&(_, v)| v).collect();
+            let nulls = valid.iter().any(|v| !v).then(|| NullBuffer::from(valid.clone()));
+            let a = Ints::new(values.clone(), nulls);
+            let set: std::collections::BTreeSet<i64> =
+                values.iter().zip(&valid).filter(|(_, &v)| v).map(|(&x, _)| x).collect();
+            let want = (set.len() as u64, set.first().copied(), set.last().copied());
+            proptest::prop_assert_eq!(a.distinct_min_max(), want);
+        }
     }
 }

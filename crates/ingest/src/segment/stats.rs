@@ -96,15 +96,17 @@ pub(crate) fn compute(
     let mut s = ColumnStats { present, null_count: len as u64 - present, ..ColumnStats::default() };
     match data {
         ColumnData::Num(NumArray::Int(a)) => {
-            let mut vals: Vec<i64> = a.iter().flatten().collect();
-            vals.sort_unstable();
-            s.distinct = distinct_sorted(&vals);
-            s.min = vals.first().map(|&v| num(v as f64, Some(v)));
-            s.max = vals.last().map(|&v| num(v as f64, Some(v)));
+            let (distinct, min, max) = a.distinct_min_max();
+            s.distinct = distinct;
+            s.min = min.map(|v| num(v as f64, Some(v)));
+            s.max = max.map(|v| num(v as f64, Some(v)));
         }
         ColumnData::Num(NumArray::Float(a)) => {
-            let vals: Vec<f64> =
-                a.iter().flatten().map(|f| if f == 0.0 { 0.0 } else { f }).collect();
+            let zero = |f: f64| if f == 0.0 { 0.0 } else { f };
+            let vals: Vec<f64> = match a.nulls().filter(|n| n.null_count() > 0) {
+                None => a.values().iter().map(|&f| zero(f)).collect(),
+                Some(n) => n.inner().set_indices().map(|r| zero(a.value(r))).collect(),
+            };
             let mut bits: Vec<u64> = vals.iter().map(|f| f.to_bits()).collect();
             bits.sort_unstable();
             s.distinct = distinct_sorted(&bits);
@@ -138,7 +140,10 @@ pub(crate) fn compute(
             s.max = pick(fmax, imax, Ordering::Greater);
         }
         ColumnData::Datetime(a) => {
-            let mut vals: Vec<i64> = a.iter().flatten().collect();
+            let mut vals: Vec<i64> = match a.nulls().filter(|n| n.null_count() > 0) {
+                None => a.values().to_vec(),
+                Some(n) => n.inner().set_indices().map(|r| a.value(r)).collect(),
+            };
             vals.sort_unstable();
             s.distinct = distinct_sorted(&vals);
             s.min = vals.first().map(|&v| StatValue::Datetime(v));
