@@ -10,6 +10,7 @@ use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer, ScalarBuffer}
 use arrow_schema::{DataType, Field, FieldRef};
 use roaring::RoaringBitmap;
 
+use super::valid::ValidRows;
 use super::{stats, ColumnData, NumArray, Segment, SegmentColumn, ValueIndex};
 use crate::dict::Dicts;
 use crate::head::{Head, HeadValues, Num};
@@ -299,46 +300,5 @@ pub(crate) fn index_of(data: &ColumnData) -> Option<ValueIndex> {
             })
         }
         _ => None,
-    }
-}
-
-/// The valid rows of an array, found once: every row when it has no
-/// nulls, else the set bits of its validity, read a word at a time (a
-/// per-row bit test in each of the index build's passes was a third of it).
-enum ValidRows {
-    All(u32),
-    Listed(Vec<u32>),
-}
-
-impl ValidRows {
-    fn of(len: usize, nulls: Option<&NullBuffer>) -> ValidRows {
-        match nulls {
-            None => ValidRows::All(len as u32),
-            Some(n) => ValidRows::Listed(n.inner().set_indices_u32().collect()),
-        }
-    }
-
-    /// The rows, ascending (cheap to clone: each pass walks a copy).
-    fn iter(&self) -> ValidIter<'_> {
-        match self {
-            ValidRows::All(n) => ValidIter { all: 0..*n, listed: [].iter() },
-            ValidRows::Listed(rows) => ValidIter { all: 0..0, listed: rows.iter() },
-        }
-    }
-}
-
-/// An iterator over [`ValidRows`].
-#[derive(Clone)]
-struct ValidIter<'a> {
-    all: std::ops::Range<u32>,
-    listed: std::slice::Iter<'a, u32>,
-}
-
-impl Iterator for ValidIter<'_> {
-    type Item = u32;
-
-    #[inline]
-    fn next(&mut self) -> Option<u32> {
-        self.all.next().or_else(|| self.listed.next().copied())
     }
 }

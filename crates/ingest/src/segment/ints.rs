@@ -58,17 +58,7 @@ impl Ints {
     /// minimum and maximum. Narrow offsets (`u8`, `u16`) are counted in a
     /// bitset of their range; wider ones are sorted.
     pub(crate) fn distinct_min_max(&self) -> (u64, Option<i64>, Option<i64>) {
-        let rows: Option<Vec<u32>> = self
-            .nulls()
-            .filter(|n| n.null_count() > 0)
-            .map(|n| n.inner().set_indices_u32().collect());
-        /// The valid entries of `vals`.
-        fn valid<T: Copy>(vals: &[T], rows: &Option<Vec<u32>>) -> Vec<T> {
-            match rows {
-                None => vals.to_vec(),
-                Some(rows) => rows.iter().map(|&r| vals[r as usize]).collect(),
-            }
-        }
+        let rows = super::valid::ValidRows::of(self.len(), self.nulls());
         /// Distinct, min and max of offsets below `span`, by a bitset.
         fn by_bitset(
             offsets: impl Iterator<Item = usize>,
@@ -102,21 +92,21 @@ impl Ints {
         let at = |o: usize| base.wrapping_add(o as i64);
         match &self.repr {
             Repr::U8(a) => {
-                let vals = valid(a.values(), &rows);
+                let vals = rows.gather(a.values());
                 let (d, lo, hi) = by_bitset(vals.iter().map(|&v| usize::from(v)), 1 << 8);
                 (d, lo.map(at), hi.map(at))
             }
             Repr::U16(a) => {
-                let vals = valid(a.values(), &rows);
+                let vals = rows.gather(a.values());
                 let (d, lo, hi) = by_bitset(vals.iter().map(|&v| usize::from(v)), 1 << 16);
                 (d, lo.map(at), hi.map(at))
             }
             Repr::U32(a) => {
-                let (d, lo, hi) = sorted(valid(a.values(), &rows));
+                let (d, lo, hi) = sorted(rows.gather(a.values()));
                 let at = |o: u32| base.wrapping_add(i64::from(o));
                 (d, lo.map(at), hi.map(at))
             }
-            Repr::I64(a) => sorted(valid(a.values(), &rows)),
+            Repr::I64(a) => sorted(rows.gather(a.values())),
         }
     }
 

@@ -23,6 +23,7 @@ mod index;
 mod ints;
 mod stats;
 mod strids;
+mod valid;
 
 use std::ops::Range;
 use std::sync::Arc;

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use arrow_array::Array;
 
+use super::valid::ValidRows;
 use super::{ColumnData, NumArray};
 use crate::dict::DictReader;
 use crate::segment::index::ValueIndex;
@@ -102,11 +103,12 @@ pub(crate) fn compute(
             s.max = max.map(|v| num(v as f64, Some(v)));
         }
         ColumnData::Num(NumArray::Float(a)) => {
-            let zero = |f: f64| if f == 0.0 { 0.0 } else { f };
-            let vals: Vec<f64> = match a.nulls().filter(|n| n.null_count() > 0) {
-                None => a.values().iter().map(|&f| zero(f)).collect(),
-                Some(n) => n.inner().set_indices().map(|r| zero(a.value(r))).collect(),
-            };
+            let mut vals = ValidRows::of(a.len(), a.nulls()).gather(a.values());
+            for f in &mut vals {
+                if *f == 0.0 {
+                    *f = 0.0; // -0.0 counts as 0.0
+                }
+            }
             let mut bits: Vec<u64> = vals.iter().map(|f| f.to_bits()).collect();
             bits.sort_unstable();
             s.distinct = distinct_sorted(&bits);
@@ -140,10 +142,7 @@ pub(crate) fn compute(
             s.max = pick(fmax, imax, Ordering::Greater);
         }
         ColumnData::Datetime(a) => {
-            let mut vals: Vec<i64> = match a.nulls().filter(|n| n.null_count() > 0) {
-                None => a.values().to_vec(),
-                Some(n) => n.inner().set_indices().map(|r| a.value(r)).collect(),
-            };
+            let mut vals = ValidRows::of(a.len(), a.nulls()).gather(a.values());
             vals.sort_unstable();
             s.distinct = distinct_sorted(&vals);
             s.min = vals.first().map(|&v| StatValue::Datetime(v));
