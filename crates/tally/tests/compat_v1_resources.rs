@@ -105,11 +105,10 @@ fn users() -> Value {
 #[test]
 #[ignore = "writes the frozen v1-resources sample; run once with TALLY_MAKE_COMPAT=1"]
 fn make_compat_v1_resources() {
-    if std::env::var_os("TALLY_MAKE_COMPAT").is_none() {
+    let dir = compat_dir().join("datadir");
+    if !fs_util::may_write_frozen(&dir, "v1-resources") {
         return;
     }
-    let dir = compat_dir().join("datadir");
-    assert!(!dir.exists(), "the v1-resources sample is frozen: never regenerate it");
     let keys_path = compat_dir().join("keys.json");
     assert!(!keys_path.exists(), "the v1-resources keys are frozen");
     {

@@ -45,11 +45,10 @@ fn write_sample(p: &Project) {
 #[test]
 #[ignore = "writes the frozen WAL v3 sample; run once with TALLY_MAKE_COMPAT=1"]
 fn make_compat_wal_v3() {
-    if std::env::var_os("TALLY_MAKE_COMPAT").is_none() {
+    let dir = compat_dir().join("datadir");
+    if !fs_util::may_write_frozen(&dir, "WAL v3") {
         return;
     }
-    let dir = compat_dir().join("datadir");
-    assert!(!dir.exists(), "the WAL v3 sample is frozen: never regenerate it");
     let e = Engine::builder().with_data_dir(&dir).with_clock(FixedClock::at(NOW)).open().unwrap();
     let (p, _) = e.create_project_with_id("compat", "compat").unwrap();
     write_sample(&p);

@@ -5,6 +5,17 @@
 
 use std::path::{Path, PathBuf};
 
+/// For the ignored tests that write a frozen sample: true when asked to
+/// (`TALLY_MAKE_COMPAT` is set); panics if `dir` already exists, since a
+/// frozen sample is never regenerated.
+pub fn may_write_frozen(dir: &Path, what: &str) -> bool {
+    if std::env::var_os("TALLY_MAKE_COMPAT").is_none() {
+        return false;
+    }
+    assert!(!dir.exists(), "the {what} sample is frozen: never regenerate it");
+    true
+}
+
 /// Copies the tree `from` to `to` (created).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
